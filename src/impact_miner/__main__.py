@@ -1,0 +1,3 @@
+from impact_miner.cli import main
+
+main()

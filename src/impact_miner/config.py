@@ -1,0 +1,171 @@
+"""The TOML config file: who the person is, and one ``[sources.NAME]`` table per source instance.
+
+Where it lives: ``--config PATH``, else ``$IMPACT_MINER_CONFIG``, else ``config.toml`` in the platform
+config directory (``platformdirs.user_config_dir("impact-miner")``). No file is fine: the defaults
+mine the current git repository as its ``user.email``.
+
+Secrets never need to be written in plain text: any string value of a source section may be
+``env:NAME`` (an environment variable), ``cmd:COMMAND`` (the first line a shell command prints) or
+``file:PATH`` (a file's contents, stripped). Plain values work, with a warning when the file is
+readable by other users.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from impact_miner.errors import ConfigError
+from impact_miner.model import Person, SourceSection
+
+ENV_VAR = "IMPACT_MINER_CONFIG"
+SECRET_KEYS = frozenset({"token", "password", "api_key", "secret", "private_token", "api_token"})
+SECRET_PREFIXES = ("env:", "cmd:", "file:")
+COMMAND_TIMEOUT_SECONDS = 30
+
+
+@dataclass
+class Config:
+    """A loaded config: the person, their time zone, the source sections, and warnings to show."""
+
+    path: Path | None
+    person: Person = field(default_factory=Person)
+    timezone: str | None = None
+    sections: list[SourceSection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("impact-miner")) / "config.toml"
+
+
+def config_path(explicit: str | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file to read and whether the user named it (a named file must exist)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR]).expanduser(), True
+    return default_config_path(), False
+
+
+def load_config(path: Path, *, required: bool, env: Mapping[str, str]) -> Config:
+    """Read and validate the config at ``path``, resolving every secret reference."""
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file {path} does not exist; create it with `mine init --config {path}`")
+        return Config(path=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: invalid TOML: {exc}; fix the file or pass another --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path} cannot be read: {exc}") from None
+    return parse_config(data, path=path, env=env, shared_with_others=_readable_by_others(path))
+
+
+def parse_config(
+    data: dict[str, Any], *, path: Path, env: Mapping[str, str], shared_with_others: bool = False
+) -> Config:
+    """Validate a parsed TOML document and resolve its secret references."""
+    config = Config(path=path)
+    me = _table(data.get("me", {}), "me", path)
+    config.person = Person(
+        name=_string(me.get("name", ""), "me.name", path),
+        emails=_strings(me.get("emails", []), "me.emails", path),
+        names=_strings(me.get("names", []), "me.names", path),
+        logins={k: _string(v, f"me.logins.{k}", path) for k, v in _table(me.get("logins", {}), "me.logins", path).items()},
+    )
+    if me.get("timezone") is not None:
+        config.timezone = _string(me["timezone"], "me.timezone", path)
+    for name, raw in _table(data.get("sources", {}), "sources", path).items():
+        where = f"sources.{name}"
+        section = _table(raw, where, path)
+        source_type = section.get("type")
+        if not isinstance(source_type, str) or not source_type:
+            raise ConfigError(f"config {path}: [{where}] needs a `type`, e.g. type = \"git\"")
+        if section.get("enabled", True) is False:
+            continue
+        options: dict[str, Any] = {}
+        for key, value in section.items():
+            if key in ("type", "enabled"):
+                continue
+            if isinstance(value, str) and value.startswith(SECRET_PREFIXES):
+                value = resolve_secret(value, f"{where}.{key}", env)
+            elif key in SECRET_KEYS and isinstance(value, str) and shared_with_others:
+                config.warnings.append(
+                    f"config {path} holds a plain-text secret in {where}.{key} and is readable by other "
+                    f"users; use env:/cmd:/file: instead, or run `chmod 600 {path}`"
+                )
+            options[key] = value
+        config.sections.append(SourceSection(name=name, type=source_type, options=options))
+    return config
+
+
+def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
+    """Resolve an ``env:``, ``cmd:`` or ``file:`` reference; the secret itself never appears in errors."""
+    kind, _, target = value.partition(":")
+    target = target.strip()
+    if kind == "env":
+        if not env.get(target):
+            raise ConfigError(f"{where}: environment variable {target} is not set; export it or change {where}")
+        return env[target]
+    if kind == "file":
+        secret_file = Path(target).expanduser()
+        try:
+            return secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read {secret_file} ({exc.strerror}); fix the path") from None
+    try:
+        done = subprocess.run(
+            target, shell=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS} s") from None
+    output = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not output:
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}, no output"])[0]
+        raise ConfigError(f"{where}: command {target!r} failed: {reason}")
+    return output[0]
+
+
+def write_starter_config(path: Path) -> None:
+    """Write the commented starter config; never overwrite an existing file."""
+    from importlib.resources import files
+
+    if path.exists():
+        raise ConfigError(f"{path} already exists; edit it, or pass --config with a new path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = files("impact_miner").joinpath("templates/starter-config.toml").read_text(encoding="utf-8")
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+def _readable_by_others(path: Path) -> bool:
+    return os.name == "posix" and bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _table(value: Any, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"config {path}: `{where}` must be a table, e.g. [{where}]")
+    return value
+
+
+def _string(value: Any, where: str, path: Path) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"config {path}: `{where}` must be a string")
+    return value
+
+
+def _strings(value: Any, where: str, path: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config {path}: `{where}` must be a list of strings, e.g. {where.split('.')[-1]} = [\"a\"]")
+    return list(value)

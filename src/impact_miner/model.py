@@ -1,0 +1,143 @@
+"""The plain data that flows through the pipeline: evidence, people, ranges, projects, reports.
+
+Every stage takes and returns these values; none of them does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Status = Literal["ok", "partial", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open, timezone-aware interval ``[since, until)`` and the specs that produced it."""
+
+    since: datetime
+    until: datetime
+    spec: str = ""
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.since <= moment < self.until
+
+
+@dataclass
+class Person:
+    """One person with every identity their work may appear under.
+
+    ``emails`` and ``names`` match git authors (case-insensitively); ``logins`` maps a source type
+    (``github``, ``jira``, ...) to the person's login there.
+    """
+
+    name: str = ""
+    emails: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    logins: dict[str, str] = field(default_factory=dict)
+
+    def identities(self) -> dict[str, Any]:
+        """The identities as the report lists them."""
+        found: dict[str, Any] = {}
+        if self.emails or self.names:
+            found["git"] = [*self.emails, *self.names]
+        found.update(self.logins)
+        return found
+
+
+@dataclass
+class SourceSection:
+    """One ``[sources.NAME]`` table of the config, with secret references already resolved."""
+
+    name: str
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass
+class Evidence:
+    """One thing the person did, with a stable ``id`` of the form ``source:locator``."""
+
+    id: str
+    source: str
+    kind: str
+    title: str
+    url: str
+    completed_at: datetime
+    body: str = ""
+    author: str = ""
+    repo: str = ""
+    created_at: datetime | None = None
+    refs: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    additions: int | None = None
+    deletions: int | None = None
+    files: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    project_id: str | None = None
+
+    @property
+    def locator(self) -> str:
+        return self.id.split(":", 1)[1]
+
+
+@dataclass
+class SourceReport:
+    """What one source instance fetched, and how completely."""
+
+    source: str
+    status: Status
+    items: int = 0
+    detail: str = ""
+    type: str = ""
+
+
+@dataclass
+class FetchResult:
+    """A connector's answer; ``identities`` lists the identities it actually matched on."""
+
+    evidence: list[Evidence]
+    report: SourceReport
+    identities: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Project:
+    """Evidence linked into one piece of work, with its statement once a writer has run."""
+
+    id: str
+    title: str
+    evidence_ids: list[str]
+    keys: list[str] = field(default_factory=list)
+    repos: list[str] = field(default_factory=list)
+    maintenance: bool = False
+    statement: str = ""
+    competencies: list[str] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    verified: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Writer:
+    name: str = "offline"
+    model: str | None = None
+    prompt_version: str | None = None
+
+
+@dataclass
+class Report:
+    person: Person
+    range: TimeRange
+    writer: Writer
+    coverage: list[SourceReport]
+    projects: list[Project]
+    evidence: list[Evidence]
+
+    @property
+    def partial(self) -> bool:
+        return any(c.status in ("partial", "failed") for c in self.coverage)

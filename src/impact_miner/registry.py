@@ -1,0 +1,57 @@
+"""The connector interface and the one way connectors are found: the entry-point group
+``impact_miner.connectors``. Built-in connectors register there exactly like third-party ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from impact_miner.errors import ConfigError
+from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
+
+ENTRY_POINT_GROUP = "impact_miner.connectors"
+
+FetchFunction = Callable[[Person, TimeRange, SourceSection], FetchResult]
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A source type.
+
+    ``fetch`` returns the person's evidence in the range plus a SourceReport, and may raise: the
+    pipeline then marks the source failed and keeps going. ``check`` validates a section before any
+    fetch and raises :class:`~impact_miner.errors.MineError` for bad input (exit 2).
+    ``implicit`` is the section used when the config names no source of this type (``None``: the
+    type is off unless configured).
+    """
+
+    type: str
+    summary: str
+    fetch: FetchFunction
+    check: Callable[[SourceSection], None] | None = None
+    implicit: Callable[[], SourceSection | None] | None = None
+
+
+def available() -> dict[str, Connector]:
+    """Every connector registered under the entry-point group, by type name."""
+    found: dict[str, Connector] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        connector = entry.load()
+        if not isinstance(connector, Connector):
+            raise ConfigError(
+                f"entry point {entry.name!r} in {ENTRY_POINT_GROUP} is not an impact_miner Connector; "
+                "fix or uninstall the package that provides it"
+            )
+        found[connector.type] = connector
+    return found
+
+
+def lookup(type_name: str, connectors: dict[str, Connector]) -> Connector:
+    try:
+        return connectors[type_name]
+    except KeyError:
+        known = ", ".join(sorted(connectors)) or "none"
+        raise ConfigError(
+            f"unknown source type {type_name!r}; installed types: {known} (see `mine sources`)"
+        ) from None

@@ -1,0 +1,139 @@
+"""Renderers: a Report in, text out. They format; they never compute or fetch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from impact_miner.model import Evidence, Report
+
+SCHEMA = "impact-miner/report@1"
+EVIDENCE_COLUMNS = [
+    "id", "source", "kind", "title", "url", "author", "repo", "created_at", "completed_at",
+    "refs", "labels", "additions", "deletions", "files", "project_id",
+]  # fmt: skip
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as the ``impact-miner/report@1`` JSON document."""
+    return {
+        "schema": SCHEMA,
+        "person": {"name": report.person.name, "identities": report.person.identities()},
+        "range": {
+            "spec": report.range.spec,
+            "since": report.range.since.isoformat(),
+            "until": report.range.until.isoformat(),
+        },
+        "writer": asdict(report.writer),
+        "coverage": [
+            {"source": c.source, "type": c.type, "status": c.status, "items": c.items, "detail": c.detail}
+            for c in report.coverage
+        ],
+        "projects": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "statement": p.statement,
+                "competencies": p.competencies,
+                "evidence_ids": p.evidence_ids,
+                "metrics": p.metrics,
+                "verified": p.verified,
+                "problems": p.problems,
+            }
+            for p in report.projects
+        ],
+        "evidence": [evidence_to_dict(e) for e in report.evidence],
+    }
+
+
+def evidence_to_dict(item: Evidence) -> dict[str, Any]:
+    data = asdict(item)
+    for key in ("created_at", "completed_at"):
+        value = data[key]
+        data[key] = value.isoformat() if isinstance(value, datetime) else value
+    return data
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_markdown(report: Report) -> str:
+    """The default report: header, one section per project, coverage footer."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(
+        loader=PackageLoader("impact_miner", "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["md"] = markdown_text
+    env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M %z") if moment else ""
+    by_project: dict[str, list[Evidence]] = {}
+    for item in report.evidence:
+        by_project.setdefault(item.project_id or "", []).append(item)
+    return env.get_template("report.md.j2").render(report=report, by_project=by_project)
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text made safe for one Markdown line: no HTML, no link or emphasis syntax."""
+    flat = " ".join(str(text).split())
+    for char in "\\`*_[]<>|#":
+        flat = flat.replace(char, "\\" + char)
+    return flat
+
+
+def render_evidence(report: Report, fmt: str) -> str:
+    """The evidence table: ``table`` for a person at a terminal, ``csv`` or ``json`` for machines."""
+    rows = [evidence_to_dict(e) for e in report.evidence]
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    flat = [{c: _cell(row[c]) for c in EVIDENCE_COLUMNS} for row in rows]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EVIDENCE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        return buffer.getvalue()
+    if not flat:
+        return "No evidence in range.\n"
+    import pandas as pd
+
+    frame = pd.DataFrame(flat)[["completed_at", "kind", "repo", "title", "project_id", "url"]]
+    frame["completed_at"] = frame["completed_at"].str.slice(0, 16).str.replace("T", " ")
+    frame["title"] = frame["title"].str.slice(0, 60)
+    return str(frame.to_string(index=False)) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one."""
+    path = path.expanduser()
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

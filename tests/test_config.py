@@ -1,0 +1,147 @@
+"""Config loading, secret references and validation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from impact_miner.config import config_path, load_config, resolve_secret, write_starter_config
+from impact_miner.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_full_config_is_parsed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[me]
+name = "Ada"
+emails = ["ada@acme.io"]
+names = ["Ada Lovelace"]
+timezone = "Europe/London"
+[me.logins]
+github = "ada"
+
+[sources.code]
+type = "git"
+paths = ["~/src/*"]
+
+[sources.off]
+type = "git"
+enabled = false
+""",
+    )
+    config = load_config(path, required=True, env={})
+    assert config.person.name == "Ada"
+    assert config.person.emails == ["ada@acme.io"]
+    assert config.person.names == ["Ada Lovelace"]
+    assert config.person.logins == {"github": "ada"}
+    assert config.timezone == "Europe/London"
+    assert [(s.name, s.type, s.options) for s in config.sections] == [("code", "git", {"paths": ["~/src/*"]})]
+    assert config.warnings == []
+
+
+def test_secret_references_resolve(tmp_path: Path) -> None:
+    secret_file = tmp_path / "token.txt"
+    secret_file.write_text("from-file\n")
+    path = write(
+        tmp_path,
+        f"""
+[sources.a]
+type = "x"
+token = "env:MY_TOKEN"
+[sources.b]
+type = "x"
+token = "cmd:printf 'from-cmd\\nsecond line'"
+[sources.c]
+type = "x"
+token = "file:{secret_file}"
+""",
+    )
+    config = load_config(path, required=True, env={"MY_TOKEN": "from-env"})
+    assert [s.options["token"] for s in config.sections] == ["from-env", "from-cmd", "from-file"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("env:NOPE_NOT_SET", "environment variable NOPE_NOT_SET is not set"),
+        ("cmd:exit 3", "failed"),
+        ("cmd:echo oops >&2; exit 1", "oops"),
+        ("file:/nonexistent/secret", "cannot read /nonexistent/secret"),
+    ],
+)
+def test_unresolvable_secrets_are_clear_errors(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_secret(value, "sources.gh.token", env={})
+    text = str(caught.value)
+    assert message in text
+    assert "sources.gh.token" in text
+    assert "\n" not in text
+
+
+def test_plain_secret_in_world_readable_file_warns(tmp_path: Path) -> None:
+    path = write(tmp_path, '[sources.gh]\ntype = "x"\ntoken = "ghp_plain"\n', mode=0o644)
+    config = load_config(path, required=True, env={})
+    assert config.sections[0].options["token"] == "ghp_plain"
+    assert len(config.warnings) == 1
+    assert "chmod 600" in config.warnings[0]
+    assert "ghp_plain" not in config.warnings[0]
+
+
+def test_plain_secret_in_private_file_is_quiet(tmp_path: Path) -> None:
+    path = write(tmp_path, '[sources.gh]\ntype = "x"\ntoken = "ghp_plain"\n', mode=0o600)
+    assert load_config(path, required=True, env={}).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[me\nname = 1", "invalid TOML"),
+        ("me = 3", "`me` must be a table"),
+        ('[me]\nemails = "a@b.c"', "`me.emails` must be a list of strings"),
+        ("[sources.x]\npaths = []", "needs a `type`"),
+        ('[sources]\nx = "git"', "`sources.x` must be a table"),
+    ],
+)
+def test_malformed_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), required=True, env={})
+    assert message in str(caught.value)
+    assert str(tmp_path) in str(caught.value)
+
+
+def test_missing_named_config_is_an_error_but_default_is_optional(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", required=True, env={})
+    assert load_config(tmp_path / "nope.toml", required=False, env={}).sections == []
+
+
+def test_config_path_precedence(tmp_path: Path) -> None:
+    assert config_path("/x/explicit.toml", {"IMPACT_MINER_CONFIG": "/y/env.toml"}) == (
+        Path("/x/explicit.toml"),
+        True,
+    )
+    assert config_path(None, {"IMPACT_MINER_CONFIG": "/y/env.toml"}) == (Path("/y/env.toml"), True)
+    default, required = config_path(None, {})
+    assert default.name == "config.toml" and "impact-miner" in str(default) and not required
+
+
+def test_starter_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.toml"
+    write_starter_config(path)
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    config = load_config(path, required=True, env={})
+    assert [s.type for s in config.sections] == ["git"]
+    before = path.read_text()
+    with pytest.raises(ConfigError, match="already exists"):
+        write_starter_config(path)
+    assert path.read_text() == before
