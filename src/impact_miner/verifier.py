@@ -1,0 +1,190 @@
+"""Check a statement against its project's evidence, for every writer (the offline one and any LLM).
+
+A statement may name only its own project's evidence, link only to that evidence's URLs, mention only
+ticket keys and pull requests the evidence shows, state only numbers that are in the evidence text or
+in the computed facts, date only the evidence's own dates, and use no hype or effort wording the
+evidence does not support. Statement text is untrusted: every rule is checked on the raw string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from impact_miner.facts import Facts
+from impact_miner.model import Evidence, Project
+from impact_miner.refs import TICKET_KEY, URL, ticket_keys
+
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
+# ``source:locator`` shapes of the design: git:<repo>@<sha>, github:<owner>/<repo>#<n>, jira:<KEY-1>, ...
+EVIDENCE_ID = re.compile(r"(?<![\w/.-])([a-z][a-z0-9_-]*):([^\s\[\]()<>\"'`,;]+)")
+PR_REF = re.compile(r"(?<![\w/.-])(?:([\w.-]+/[\w.-]+))?#([0-9]+)\b")
+ISO_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)*)")
+BARE_DOMAIN = re.compile(r"(?<![\w/.@-])www\.[^\s<>()\[\]\"'`]+")
+HEX = re.compile(r"\b[0-9a-f]{7,40}\b")
+TRAILING = ".,:;!?'\""
+
+# Superlatives and hype: allowed only when the project's evidence text itself uses them.
+HYPE = tuple(
+    re.compile(rf"\b{pattern}\b", re.I)
+    for pattern in (
+        r"best", r"world[- ]class", r"massive(?:ly)?", r"dramatic(?:ally)?", r"revolution(?:ary|i[sz]ed)",
+        r"unprecedented", r"huge(?:ly)?", r"significant(?:ly)?", r"tremendous(?:ly)?", r"incredibl[ey]",
+        r"exceptional(?:ly)?", r"outstanding", r"game[- ]chang(?:er|ing)", r"groundbreaking",
+        r"cutting[- ]edge", r"state[- ]of[- ]the[- ]art", r"industry[- ]leading", r"amazing(?:ly)?",
+        r"enormous(?:ly)?", r"vastly", r"radical(?:ly)?", r"transformative", r"transformational",
+        r"unparalleled", r"stellar", r"spectacular(?:ly)?", r"immense(?:ly)?", r"substantial(?:ly)?",
+        r"greatly", r"single[- ]handed(?:ly)?", r"flawless(?:ly)?", r"seamless(?:ly)?",
+        r"extraordinar(?:y|ily)", r"remarkabl[ey]", r"phenomenal(?:ly)?", r"unmatched", r"unrivall?ed",
+        r"visionary", r"heroic(?:ally)?", r"herculean", r"rock ?star", r"ninja",
+    )
+)
+# Effort wording: never evidence of impact, whatever the evidence says.
+EFFORT = tuple(
+    re.compile(rf"\b{pattern}\b", re.I)
+    for pattern in (
+        r"work(?:ed|ing|s)? (?:very |really |so |extremely )?hard", r"hard[- ]work(?:ing)?",
+        r"tireless(?:ly)?", r"relentless(?:ly)?", r"spen[dt] (?:many |countless |long |several )?"
+        r"(?:hours|days|nights|weekends)", r"long hours", r"late nights?", r"countless hours",
+        r"(?:nights and )?weekends", r"around the clock", r"midnight oil", r"above and beyond",
+        r"(?:put|putting) in (?:extra|long|many|countless) (?:hours|effort|time)", r"extra hours",
+        r"sacrific(?:e|ed|ing)", r"blood,? sweat", r"grind(?:ed|ing)? (?:through|away)",
+    )
+)
+
+
+def verify_statement(
+    statement: str, cited_ids: Sequence[str], project: Project, evidence: Sequence[Evidence], facts: Facts
+) -> list[str]:
+    """The problems with ``statement`` and its ``cited_ids`` for ``project``; empty when it is verified."""
+    wanted = set(project.evidence_ids)
+    items = [e for e in evidence if e.id in wanted]
+    problems = [] if statement.strip() else ["statement is empty"]
+    problems += [f"cited evidence is not in this project: {i}" for i in cited_ids if i not in wanted]
+    problems += _check_links(statement, items)
+    problems += [f"evidence id is not in this project: {i}" for i in _evidence_ids(statement)
+                 if i not in wanted]
+    text = _without_links_and_ids(statement)
+    allowed_keys = set(ticket_keys(" ".join(_ref_texts(items))))
+    problems += [f"ticket key not in this project's evidence: {k}" for k in ticket_keys(text)
+                 if k not in allowed_keys]
+    problems += _check_pr_refs(text, items)
+    problems += _check_dates(text, items, facts)
+    problems += _check_numbers(statement, items, facts)
+    problems += _check_wording(statement, items)
+    return list(dict.fromkeys(problems))
+
+
+def _check_links(statement: str, items: Sequence[Evidence]) -> list[str]:
+    """Every bare URL and Markdown link target must be one of the evidence's URLs."""
+    allowed = {e.url.rstrip("/") for e in items if e.url}
+    return [f"link is not to this project's evidence: {link}" for link in _links(statement)
+            if link.rstrip("/") not in allowed]
+
+
+def _check_pr_refs(text: str, items: Sequence[Evidence]) -> list[str]:
+    """Every ``owner/repo#N`` and ``#N`` must appear in the evidence's ids, refs or titles."""
+    full: set[str] = set()
+    numbers: set[str] = set()
+    for ref_text in _ref_texts(items):
+        for token in ref_text.split():
+            if "#" in token:
+                full.add(token.strip(TRAILING + "()[]"))
+                numbers.add(token.rsplit("#", 1)[1].strip(TRAILING + "()[]"))
+        for repo, number in PR_REF.findall(ref_text):
+            full.add(f"{repo}#{number}")
+            numbers.add(number)
+    problems = []
+    for repo, number in PR_REF.findall(text):
+        if (repo and f"{repo}#{number}" not in full) or (not repo and number not in numbers):
+            problems.append(f"pull request not in this project's evidence: {repo}#{number}")
+    return problems
+
+
+def _check_dates(text: str, items: Sequence[Evidence], facts: Facts) -> list[str]:
+    """Every ISO date must be an evidence date, a facts date, or written in the evidence text."""
+    allowed = {str(facts.get(key)) for key in ("first_date", "last_date")}
+    for item in items:
+        allowed.update(d.date().isoformat() for d in (item.completed_at, item.created_at) if d is not None)
+        allowed.update(ISO_DATE.findall(_evidence_text([item])))
+    return [f"date not in this project's evidence: {d}" for d in ISO_DATE.findall(text) if d not in allowed]
+
+
+def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> list[str]:
+    """Every number must be a facts value or appear in the evidence's titles, bodies, labels or extras."""
+    allowed = set(_numbers(_evidence_text(items), items))
+    for value in [*facts.values(), *(v for e in items for v in e.extra.values())]:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            allowed.add(str(value))
+            if float(value).is_integer():
+                allowed.add(str(int(value)))
+    return [f"number not in this project's evidence or facts: {n}" for n in _numbers(statement, items)
+            if n not in allowed]
+
+
+def _check_wording(statement: str, items: Sequence[Evidence]) -> list[str]:
+    """No hype the evidence does not use itself, and no effort wording at all."""
+    evidence_text = _evidence_text(items)
+    problems = [f'superlative not supported by the evidence: "{m.group(0)}"' for p in HYPE
+                for m in p.finditer(statement) if not p.search(evidence_text)]
+    problems += [f'effort wording (state outcomes, not effort): "{m.group(0)}"' for p in EFFORT
+                 for m in p.finditer(statement)]
+    return problems
+
+
+def _links(text: str) -> list[str]:
+    """Markdown link targets and bare URLs, without trailing punctuation."""
+    found = [m.group(1) for m in MARKDOWN_LINK.finditer(text)]
+    found += [u.rstrip(TRAILING) for u in URL.findall(text)]
+    found += [u.rstrip(TRAILING) for u in BARE_DOMAIN.findall(URL.sub(" ", text))]
+    return list(dict.fromkeys(found))
+
+
+def _evidence_ids(text: str) -> list[str]:
+    """Tokens shaped like evidence ids (``git:repo@sha``, ``github:o/r#1``, ``jira:KEY-1``, ...)."""
+    found = []
+    for source, locator in EVIDENCE_ID.findall(URL.sub(" ", text)):
+        locator = locator.rstrip(TRAILING)
+        shaped = "@" in locator or "#" in locator or TICKET_KEY.fullmatch(locator)
+        if shaped and not locator.startswith("//"):
+            found.append(f"{source}:{locator}")
+    return list(dict.fromkeys(found))
+
+
+def _without_links_and_ids(text: str) -> str:
+    text = MARKDOWN_LINK.sub(lambda m: m.group(0).split("](", 1)[0][1:], text)
+    text = BARE_DOMAIN.sub(" ", URL.sub(" ", text))
+    for found in _evidence_ids(text):
+        text = text.replace(found, " ")
+    return text
+
+
+def _numbers(text: str, items: Sequence[Evidence]) -> list[str]:
+    """Numbers in ``text`` once URLs, ids, dates, pull requests, ticket keys, repository names and
+    commit shas of ``items`` are removed; ``1,200`` is read as ``1200``."""
+    text = _without_links_and_ids(text)
+    text = ISO_DATE.sub(" ", PR_REF.sub(" ", text))
+    text = TICKET_KEY.sub(lambda m: " " if ticket_keys(m.group(0)) else m.group(0), text)
+    for repo in sorted({e.repo for e in items if e.repo}, key=len, reverse=True):
+        text = text.replace(repo, " ")
+    shas = [_sha(e) for e in items]
+    text = HEX.sub(lambda m: " " if any(s.startswith(m.group(0)) for s in shas if s) else m.group(0), text)
+    return [n.replace(",", "") for n in NUMBER.findall(text)]
+
+
+def _sha(item: Evidence) -> str:
+    return str(item.extra.get("sha") or (item.id.rsplit("@", 1)[-1] if item.source == "git" else ""))
+
+
+def _ref_texts(items: Sequence[Evidence]) -> list[str]:
+    """Where ticket keys and pull requests of the evidence may appear: ids, refs, titles, epic/parent."""
+    texts = []
+    for item in items:
+        texts += [item.id.split(":", 1)[-1], *item.refs, item.title]
+        texts += [str(item.extra[name]) for name in ("epic", "parent") if item.extra.get(name)]
+    return texts
+
+
+def _evidence_text(items: Sequence[Evidence]) -> str:
+    return "\n".join(part for e in items for part in (e.title, e.body, *e.labels))

@@ -1,0 +1,367 @@
+"""Linking evidence into projects: shared keys, areas, chores, ordering, ids and titles.
+
+The builders and FIXTURES here are reused by test_offline_writer.py and test_verifier.py.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from impact_miner.grouping import chore_kind, clean_subject, group_projects
+from impact_miner.model import Evidence, Project
+
+
+def at(day: int, hour: int = 10, offset: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=timezone(timedelta(hours=offset)) if offset else UTC)
+
+
+def commit(
+    sha: str,
+    title: str,
+    *,
+    repo: str = "acme/api",
+    top_dir: str = "search",
+    day: int = 15,
+    refs: tuple[str, ...] = (),
+    additions: int = 10,
+    deletions: int = 2,
+    files: int = 1,
+    paths: tuple[str, ...] = (),
+    body: str = "",
+) -> Evidence:
+    full = sha.ljust(40, "0")
+    return Evidence(
+        id=f"git:{repo}@{full}",
+        source="git",
+        kind="commit",
+        title=title,
+        body=body,
+        url=f"https://github.com/{repo}/commit/{full}",
+        completed_at=at(day),
+        repo=repo,
+        refs=list(refs),
+        additions=additions,
+        deletions=deletions,
+        files=files,
+        extra={"sha": full, "top_dir": top_dir, "paths": list(paths) or [f"{top_dir}/module.py"]},
+    )
+
+
+def pull(
+    number: int,
+    title: str,
+    *,
+    repo: str = "acme/api",
+    day: int = 20,
+    refs: tuple[str, ...] = (),
+    body: str = "",
+    additions: int = 120,
+    deletions: int = 30,
+    files: int = 4,
+) -> Evidence:
+    return Evidence(
+        id=f"github:{repo}#{number}",
+        source="github",
+        kind="pull_request",
+        title=title,
+        body=body,
+        url=f"https://github.com/{repo}/pull/{number}",
+        completed_at=at(day),
+        created_at=at(day - 2),
+        repo=repo,
+        refs=list(refs),
+        additions=additions,
+        deletions=deletions,
+        files=files,
+    )
+
+
+def review(number: int, title: str, *, repo: str = "acme/api", day: int = 19) -> Evidence:
+    return Evidence(
+        id=f"github-review:{repo}#{number}",
+        source="github",
+        kind="review",
+        title=title,
+        url=f"https://github.com/{repo}/pull/{number}#pullrequestreview-{number}01",
+        completed_at=at(day),
+        repo=repo,
+        refs=[f"{repo}#{number}"],
+    )
+
+
+def ticket(key: str, title: str, *, epic: str = "", day: int = 22, body: str = "") -> Evidence:
+    return Evidence(
+        id=f"jira:{key}",
+        source="jira",
+        kind="ticket",
+        title=title,
+        body=body,
+        url=f"https://acme.atlassian.net/browse/{key}",
+        completed_at=at(day),
+        created_at=at(day - 10),
+        repo=key.split("-")[0],
+        extra={"epic": epic} if epic else {},
+    )
+
+
+def by_title(projects: list[Project]) -> dict[str, Project]:
+    return {p.title: p for p in projects}
+
+
+TICKET_WORK = [
+    commit("a1", "feat(search): add rate limiting to the search endpoint", refs=("ABC-1",), additions=300,
+           deletions=40, files=10),
+    commit("a2", "ABC-1: tests for the limiter", refs=("ABC-1",), day=17),
+    commit("a3", "[ABC-1] tune limits", refs=("ABC-1",), day=18, top_dir="config"),
+]
+PR_WORK = [
+    commit("d1", "Move index merges off the request path (#12)", refs=("acme/api#12",), top_dir="indexer",
+           day=19),
+    pull(12, "perf: move index merges off the request path", body="p95 320 ms → 218 ms on the benchmark."),
+    review(12, "Move index merges off the request path"),
+]
+EPIC_WORK = [
+    ticket("ABC-10", "Search v2", day=25),
+    ticket("ABC-1", "Add search filters", epic="ABC-10"),
+    ticket("ABC-2", "Paginate search results", epic="ABC-10", day=23),
+    commit("e1", "add filter parser", refs=("ABC-1",), day=16),
+    commit("e2", "paginate results with cursors", refs=("ABC-2",), day=18),
+]
+AREA_WORK = [
+    commit("f1", "Speed up billing export", top_dir="billing", day=16, additions=40, deletions=10),
+    commit("f2", "fix: handle empty invoices", top_dir="billing", day=19),
+    commit("f3", "Add dark mode toggle", repo="acme/web", top_dir="", day=17, additions=80, files=3),
+]
+CHORES = [
+    commit("c1", "chore(deps): bump lodash from 4.17.20 to 4.17.21", repo="acme/web", top_dir=""),
+    commit("c2", "Run black", top_dir="search", day=16),
+    commit("c3", "docs: fix typo in README", top_dir="", day=17),
+    commit("c4", "Update deps", repo="acme/web", top_dir="", paths=("yarn.lock", "a/package-lock.json")),
+    commit("c5", "Merge branch 'main' into feature", day=18),
+    commit("c6", "chore(release): 1.4.0", day=18),
+]
+FIXTURES = {
+    "tickets": TICKET_WORK,
+    "pull request": PR_WORK,
+    "epic": EPIC_WORK,
+    "areas": AREA_WORK,
+    "chores": CHORES,
+    "everything": TICKET_WORK + PR_WORK + AREA_WORK + CHORES,
+}
+
+
+def test_empty_input_gives_no_projects() -> None:
+    assert group_projects([]) == []
+
+
+def test_commits_sharing_a_ticket_key_join_across_directories() -> None:
+    [project] = group_projects(TICKET_WORK)
+    assert project.id == "abc-1"
+    assert project.title == "ABC-1: Add rate limiting to the search endpoint"
+    assert project.keys == ["ABC-1"]
+    assert project.repos == ["acme/api"]
+    assert project.evidence_ids == [e.id for e in TICKET_WORK]
+    assert not project.maintenance
+
+
+def test_commit_referencing_a_pull_request_joins_it_and_its_review() -> None:
+    [project] = group_projects(PR_WORK)
+    assert sorted(project.evidence_ids) == sorted(e.id for e in PR_WORK)
+    assert project.keys == ["acme/api#12"]
+    assert project.id == "acme-api-indexer"
+    assert project.title == "Move index merges off the request path (acme/api, indexer/)"
+
+
+def test_ticket_joins_its_commits_and_through_the_epic_its_sibling_tickets() -> None:
+    [project] = group_projects(EPIC_WORK)
+    assert sorted(project.evidence_ids) == sorted(e.id for e in EPIC_WORK)
+    assert project.keys == ["ABC-10", "ABC-1", "ABC-2"]
+    assert project.id == "abc-10"
+    assert project.title == "ABC-10: Search v2"
+
+
+def test_without_the_epic_ticket_the_siblings_still_join_under_the_epic_key() -> None:
+    [project] = group_projects(EPIC_WORK[1:])
+    assert project.id == "abc-10"
+    assert project.title == "ABC-10: Add search filters"  # tickets tie on words and lines: smallest id
+
+
+def test_a_ticket_title_is_the_subject_of_its_key() -> None:
+    evidence = [ticket("ABC-7", "Let admins export audit logs"), commit("g1", "ABC-7 wip", refs=("ABC-7",))]
+    [project] = group_projects(evidence)
+    assert project.title == "ABC-7: Let admins export audit logs"
+
+
+def test_unlinked_commits_group_by_repository_and_top_directory() -> None:
+    projects = group_projects(AREA_WORK)
+    assert [(p.id, p.title) for p in projects] == [
+        ("acme-api-billing", "Speed up billing export (acme/api, billing/)"),
+        ("acme-web", "Add dark mode toggle (acme/web)"),
+    ]
+    assert projects[0].evidence_ids == [AREA_WORK[0].id, AREA_WORK[1].id]
+    assert projects[0].keys == []
+
+
+def test_chores_fold_into_one_maintenance_project_placed_last() -> None:
+    projects = group_projects(CHORES + AREA_WORK[2:])
+    assert [p.id for p in projects] == ["acme-web", "maintenance"]
+    maintenance = projects[-1]
+    assert maintenance.maintenance and maintenance.title == "Maintenance"
+    assert sorted(maintenance.evidence_ids) == sorted(e.id for e in CHORES)
+    assert maintenance.repos == ["acme/api", "acme/web"]
+
+
+def test_maintenance_is_last_even_when_it_is_the_biggest() -> None:
+    projects = group_projects([*CHORES, commit("h1", "Add health check", top_dir="ops")])
+    assert [p.id for p in projects] == ["acme-api-ops", "maintenance"]
+
+
+def test_a_chore_with_a_ticket_key_stays_with_its_ticket() -> None:
+    typo = commit("c9", "ABC-1: fix typo in limiter message", refs=("ABC-1",), day=20)
+    projects = group_projects([*TICKET_WORK, typo, *CHORES])
+    assert typo.id in projects[0].evidence_ids
+    assert typo.id not in projects[-1].evidence_ids
+
+
+def test_chores_sharing_only_a_key_with_each_other_stay_in_maintenance() -> None:
+    bump = commit("c7", "Bump requests from 2.31.0 to 2.32.0 (#40)", refs=("acme/api#40",))
+    bot = pull(40, "Bump requests from 2.31.0 to 2.32.0")
+    [project] = group_projects([bump, bot])
+    assert project.maintenance and len(project.evidence_ids) == 2
+
+
+def test_a_chore_never_joins_two_pieces_of_work() -> None:
+    merge = commit("m1", "Merge branch 'ABC-1' into ABC-2", refs=("ABC-1", "ABC-2"), day=21)
+    other = commit("m2", "ABC-2 add export button", refs=("ABC-2",), top_dir="ui")
+    wire = commit("m3", "ABC-2 wire export", refs=("ABC-2",))
+    projects = group_projects([*TICKET_WORK, other, wire, merge])
+    assert [p.id for p in projects] == ["abc-1", "abc-2"]
+    assert merge.id in projects[0].evidence_ids
+
+
+@pytest.mark.parametrize(
+    ("title", "paths", "label"),
+    [
+        ("chore(deps): bump lodash from 4.17.20 to 4.17.21", (), "version bumps"),
+        ("Bump version to 2.0", (), "version bumps"),
+        ("release v1.2.3", (), "releases"),
+        ("chore(release): 1.4.0", (), "releases"),
+        ("v2.0.1", (), "releases"),
+        ("format", (), "formatting"),
+        ("Reformat code", (), "formatting"),
+        ("run prettier", (), "formatting"),
+        ("ruff format", (), "formatting"),
+        ("style: apply black", (), "formatting"),
+        ("lint fixes", (), "formatting"),
+        ("Fix typo", (), "typo fixes"),
+        ("typos", (), "typo fixes"),
+        ("ABC-3: fix typos in docs", (), "typo fixes"),
+        ("Merge branch 'main' into feature", (), "merges"),
+        ("Merge pull request #12 from ada/search", (), "merges"),
+        ("Update deps", ("uv.lock", "web/yarn.lock", "go.sum"), "lockfiles"),
+        ("Format search results as a table", (), None),
+        ("Add typography settings", (), None),
+        ("Release notes page for admins", (), None),
+        ("Update deps", ("uv.lock", "pyproject.toml"), None),
+        ("Add lint rule for SQL", (), None),
+    ],
+)
+def test_chore_rules(title: str, paths: tuple[str, ...], label: str | None) -> None:
+    assert chore_kind(commit("k1", title, paths=paths)) == label
+
+
+def test_a_truncated_path_list_is_not_lockfile_only() -> None:
+    assert chore_kind(commit("k2", "Update deps", paths=("uv.lock",), files=60)) is None
+
+
+def test_subjects_drop_prefixes_ticket_keys_and_pull_request_numbers() -> None:
+    assert clean_subject("feat(search)!: ABC-12 add filters (#123)") == "add filters"
+    assert clean_subject("[ABC-1, ABC-2] fix: cursor pagination.\n\nlong body") == "cursor pagination"
+    assert clean_subject("Use UTF-8 everywhere") == "Use UTF-8 everywhere"
+
+
+def test_most_informative_subject_then_lines_then_id() -> None:
+    evidence = [
+        commit("n1", "ABC-5 wip", refs=("ABC-5",), additions=500),
+        commit("n2", "ABC-5: cache search facets per tenant", refs=("ABC-5",)),
+        commit("n3", "ABC-5: cache search facets per region", refs=("ABC-5",), additions=11),
+    ]
+    assert group_projects(evidence)[0].title == "ABC-5: Cache search facets per region"
+    evidence[2].additions = 10
+    assert group_projects(evidence)[0].title == "ABC-5: Cache search facets per tenant"
+
+
+def test_projects_are_ordered_by_items_then_lines_then_files_then_span() -> None:
+    evidence = [
+        commit("p1", "Add exporter", top_dir="export"),
+        commit("p2", "Add exporter tests", top_dir="export", day=16),
+        commit("q1", "Add importer", top_dir="import", additions=1000),
+        commit("r1", "Add audit log", top_dir="audit", files=5),
+        commit("s1", "Add admin page", top_dir="admin", files=5),
+        commit("s2", "Add admin page", top_dir="admin", files=5, day=16),
+        commit("t1", "Add metrics", top_dir="metrics", files=10, deletions=0, additions=2),
+        commit("u1", "Add tracing", top_dir="tracing", files=10, deletions=0, additions=2),
+    ]
+    ids = [p.id for p in group_projects(evidence)]
+    assert ids == [
+        "acme-api-admin",  # 2 items, 24 lines, 10 files
+        "acme-api-export",  # 2 items, 24 lines, 2 files
+        "acme-api-import",  # 1 item, 1002 lines
+        "acme-api-audit",  # 1 item, 12 lines, 5 files
+        "acme-api-metrics",  # 1 item, 2 lines, 10 files: ties with tracing, by id
+        "acme-api-tracing",
+    ]
+
+
+def test_span_breaks_ties_after_files() -> None:
+    short = [commit("v1", "Add a", top_dir="a"), commit("v2", "Add a2", top_dir="a")]
+    long = [commit("w1", "Add b", top_dir="b"), commit("w2", "Add b2", top_dir="b", day=20)]
+    assert [p.id for p in group_projects(short + long)] == ["acme-api-b", "acme-api-a"]
+
+
+def test_ids_are_stable_and_deduplicated() -> None:
+    evidence = [
+        commit("x1", "Add search", repo="acme/api", top_dir=""),
+        commit("y1", "Add billing", repo="acme-api", top_dir="", additions=1),
+        commit("z1", "Add docs", repo="acme.api", top_dir="", additions=0),
+    ]
+    projects = group_projects(evidence)
+    assert [p.id for p in projects] == ["acme-api", "acme-api-2", "acme-api-3"]
+    titles = ["Add search (acme/api)", "Add billing (acme-api)", "Add docs (acme.api)"]
+    assert [p.title for p in projects] == titles
+
+
+def test_grouping_is_deterministic_whatever_the_input_order() -> None:
+    evidence = FIXTURES["everything"] + EPIC_WORK[:3]
+    expected = group_projects(evidence)
+    for seed in range(5):
+        shuffled = evidence[:]
+        random.Random(seed).shuffle(shuffled)
+        assert group_projects(shuffled) == expected
+
+
+def test_evidence_ids_sorted_by_completion_then_id_and_duplicates_dropped() -> None:
+    late_in_utc = commit("b2", "ABC-9 second", refs=("ABC-9",))
+    late_in_utc.completed_at = at(15, 9, offset=-5)  # 14:00 UTC
+    early = commit("b3", "ABC-9 first", refs=("ABC-9",))
+    same_time = commit("b1", "ABC-9 third", refs=("ABC-9",))
+    [project] = group_projects([late_in_utc, early, same_time, early])
+    assert project.evidence_ids == [same_time.id, early.id, late_in_utc.id]
+
+
+def test_all_kinds_of_evidence_in_one_run() -> None:
+    projects = group_projects(FIXTURES["everything"])
+    titles = [p.title for p in projects]
+    assert titles == [
+        "ABC-1: Add rate limiting to the search endpoint",
+        "Move index merges off the request path (acme/api, indexer/)",
+        "Speed up billing export (acme/api, billing/)",
+        "Add dark mode toggle (acme/web)",
+        "Maintenance",
+    ]
+    everything = {i for p in projects for i in p.evidence_ids}
+    assert everything == {e.id for e in FIXTURES["everything"]}
+    assert sum(len(p.evidence_ids) for p in projects) == len(everything)
