@@ -112,14 +112,21 @@ def by_title(projects: list[Project]) -> dict[str, Project]:
 
 
 TICKET_WORK = [
-    commit("a1", "feat(search): add rate limiting to the search endpoint", refs=("ABC-1",), additions=300,
-           deletions=40, files=10),
+    commit(
+        "a1",
+        "feat(search): add rate limiting to the search endpoint",
+        refs=("ABC-1",),
+        additions=300,
+        deletions=40,
+        files=10,
+    ),
     commit("a2", "ABC-1: tests for the limiter", refs=("ABC-1",), day=17),
     commit("a3", "[ABC-1] tune limits", refs=("ABC-1",), day=18, top_dir="config"),
 ]
 PR_WORK = [
-    commit("d1", "Move index merges off the request path (#12)", refs=("acme/api#12",), top_dir="indexer",
-           day=19),
+    commit(
+        "d1", "Move index merges off the request path (#12)", refs=("acme/api#12",), top_dir="indexer", day=19
+    ),
     pull(12, "perf: move index merges off the request path", body="p95 320 ms → 218 ms on the benchmark."),
     review(12, "Move index merges off the request path"),
 ]

@@ -50,8 +50,14 @@ def test_facts_count_kinds_and_sum_sizes() -> None:
 def test_facts_leave_out_zero_counts_and_sums() -> None:
     tickets = [ticket("ABC-1", "Add filters"), ticket("ABC-2", "Paginate", day=22)]
     facts = project_facts(project_of(tickets), tickets)
-    assert facts == {"tickets": 2, "items": 2, "repositories": 1, "days": 1,
-                     "first_date": "2026-11-22", "last_date": "2026-11-22"}
+    assert facts == {
+        "tickets": 2,
+        "items": 2,
+        "repositories": 1,
+        "days": 1,
+        "first_date": "2026-11-22",
+        "last_date": "2026-11-22",
+    }
 
 
 def test_facts_dates_are_calendar_days_in_each_items_own_offset() -> None:
@@ -66,7 +72,9 @@ def test_facts_dates_are_calendar_days_in_each_items_own_offset() -> None:
 def test_facts_of_an_empty_project_and_other_kinds() -> None:
     assert project_facts(project_of([]), FIXTURES["everything"]) == {}
     assert (count_key("metric"), count_key("Merge Request"), count_key("file")) == (
-        "metrics", "merge_requests", "file_items"
+        "metrics",
+        "merge_requests",
+        "file_items",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
 from impact_miner.render import render_evidence, render_json, render_markdown, write_atomic
 
-UTC = timezone.utc
+UTC = UTC
 SINCE = datetime(2026, 11, 15, tzinfo=UTC)
 
 
@@ -65,10 +65,25 @@ def test_json_follows_the_report_schema() -> None:
     data = json.loads(render_json(sample_report()))
     assert data["schema"] == "impact-miner/report@1"
     assert data["person"] == {"name": "Ada", "identities": {"git": ["ada@acme.io"], "github": "ada"}}
-    assert data["range"] == {"spec": "2w", "since": "2026-11-15T00:00:00+00:00", "until": "2026-11-29T00:00:00+00:00"}
+    assert data["range"] == {
+        "spec": "2w",
+        "since": "2026-11-15T00:00:00+00:00",
+        "until": "2026-11-29T00:00:00+00:00",
+    }
     assert data["writer"] == {"name": "offline", "model": None, "prompt_version": None}
-    assert data["coverage"] == [{"source": "git", "type": "git", "status": "ok", "items": 2, "detail": "2 commits"}]
-    project_keys = {"id", "title", "statement", "competencies", "evidence_ids", "metrics", "verified", "problems"}
+    assert data["coverage"] == [
+        {"source": "git", "type": "git", "status": "ok", "items": 2, "detail": "2 commits"}
+    ]
+    project_keys = {
+        "id",
+        "title",
+        "statement",
+        "competencies",
+        "evidence_ids",
+        "metrics",
+        "verified",
+        "problems",
+    }
     assert all(set(p) == project_keys for p in data["projects"])
     assert data["projects"][1]["problems"] == ["number 9 not in evidence"]
     first = data["evidence"][0]

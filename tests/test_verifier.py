@@ -11,10 +11,22 @@ from impact_miner.verifier import verify_statement
 from test_grouping import commit, pull, ticket
 
 EVIDENCE = [
-    commit("3f2a9c1", "SEARCH-88: move index merges to a background worker", repo="acme/api2",
-           refs=("SEARCH-88", "acme/api2#412"), additions=200, deletions=20, files=6),
-    pull(412, "Move index merges off the request path", repo="acme/api2", refs=("SEARCH-88",),
-         body="p95 320 ms → 218 ms (-32%) on the 2026-11-01 benchmark; imports 1200 rows/s. A massive win."),
+    commit(
+        "3f2a9c1",
+        "SEARCH-88: move index merges to a background worker",
+        repo="acme/api2",
+        refs=("SEARCH-88", "acme/api2#412"),
+        additions=200,
+        deletions=20,
+        files=6,
+    ),
+    pull(
+        412,
+        "Move index merges off the request path",
+        repo="acme/api2",
+        refs=("SEARCH-88",),
+        body="p95 320 ms → 218 ms (-32%) on the 2026-11-01 benchmark; imports 1200 rows/s. A massive win.",
+    ),
     ticket("SEARCH-88", "Search latency"),
     commit("9b9b9b9", "Add billing export", top_dir="billing", day=21),
 ]
@@ -25,8 +37,12 @@ FACTS = project_facts(PROJECT, EVIDENCE)
 PR_URL = "https://github.com/acme/api2/pull/412"
 
 
-def problems(statement: str, cited: list[str] | None = None, project: Project = PROJECT,
-             evidence: list[Evidence] = EVIDENCE) -> list[str]:
+def problems(
+    statement: str,
+    cited: list[str] | None = None,
+    project: Project = PROJECT,
+    evidence: list[Evidence] = EVIDENCE,
+) -> list[str]:
     cited = project.evidence_ids if cited is None else cited
     return verify_statement(statement, cited, project, evidence, project_facts(project, evidence))
 
@@ -60,8 +76,10 @@ def test_empty_statement() -> None:
     ("statement", "problem"),
     [
         ("See https://evil.example/x.", "link is not to this project's evidence: https://evil.example/x"),
-        ("See [the PR](https://github.com/acme/api2/pull/413).",
-         "link is not to this project's evidence: https://github.com/acme/api2/pull/413"),
+        (
+            "See [the PR](https://github.com/acme/api2/pull/413).",
+            "link is not to this project's evidence: https://github.com/acme/api2/pull/413",
+        ),
         ("See [the doc](docs/search.md).", "link is not to this project's evidence: docs/search.md"),
         ("Details at www.evil.example/p.", "link is not to this project's evidence: www.evil.example/p"),
     ],
@@ -122,14 +140,17 @@ def test_numbers_of_another_project_are_not_allowed() -> None:
     ]
 
 
-@pytest.mark.parametrize(("statement", "date"), [("Shipped on 2026-11-23.", "2026-11-23"),
-                                                 ("Shipped on 2025-11-20.", "2025-11-20")])
+@pytest.mark.parametrize(
+    ("statement", "date"),
+    [("Shipped on 2026-11-23.", "2026-11-23"), ("Shipped on 2025-11-20.", "2025-11-20")],
+)
 def test_dates_must_be_evidence_dates(statement: str, date: str) -> None:
     assert problems(statement) == [f"date not in this project's evidence: {date}"]
 
 
-@pytest.mark.parametrize("word", ["best", "world-class", "dramatically", "revolutionary", "huge",
-                                  "Significantly", "unprecedented"])
+@pytest.mark.parametrize(
+    "word", ["best", "world-class", "dramatically", "revolutionary", "huge", "Significantly", "unprecedented"]
+)
 def test_superlatives_the_evidence_does_not_use(word: str) -> None:
     assert problems(f"Delivered a {word} search speed-up.") == [
         f'superlative not supported by the evidence: "{word}"'

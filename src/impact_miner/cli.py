@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +24,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 REPORT_FORMATS = ("markdown", "md", "json")
 EVIDENCE_FORMATS = ("table", "csv", "json")
-TIME_HELP = "2w, 10d, 3m, 1y, today, yesterday, this|last week|month|quarter|half|year, 2026-Q3, 2026-H1, ISO date"
+TIME_HELP = (
+    "2w, 10d, 3m, 1y, today, yesterday, this|last week|month|quarter|half|year, 2026-Q3, 2026-H1, ISO date"
+)
 
 
 def run_options(command: F) -> F:
@@ -33,11 +35,22 @@ def run_options(command: F) -> F:
         click.option("--since", metavar="SPEC", help=f"Start of the range (default 2w): {TIME_HELP}."),
         click.option("--until", metavar="SPEC", help="End of the range, same forms (default: end of today)."),
         click.option("--repo", "repos", multiple=True, metavar="PATH", help="Git repository (repeatable)."),
-        click.option("--author", "authors", multiple=True, metavar="EMAIL|NAME",
-                     help="Your git identity (repeatable); overrides [me] and user.email."),  # fmt: skip
-        click.option("--config", metavar="FILE", help="Config file (default: $IMPACT_MINER_CONFIG or platform dir)."),
-        click.option("--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ, system)."),
-        click.option("--out", type=click.Path(dir_okay=False), help="Write to FILE atomically instead of stdout."),
+        click.option(
+            "--author",
+            "authors",
+            multiple=True,
+            metavar="EMAIL|NAME",
+            help="Your git identity (repeatable); overrides [me] and user.email.",
+        ),
+        click.option(
+            "--config", metavar="FILE", help="Config file (default: $IMPACT_MINER_CONFIG or platform dir)."
+        ),
+        click.option(
+            "--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ, system)."
+        ),
+        click.option(
+            "--out", type=click.Path(dir_okay=False), help="Write to FILE atomically instead of stdout."
+        ),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -51,7 +64,7 @@ def run_options(command: F) -> F:
 @click.option("--dry-run", is_flag=True, help="Only list the evidence (same as `mine evidence`).")
 @click.version_option(__version__, prog_name="mine")
 @click.pass_context
-def cli(ctx: click.Context, dry_run: bool, fmt: str | None, **options: Any) -> None:
+def cli(ctx: click.Context, /, dry_run: bool, fmt: str | None, **options: Any) -> None:
     """Turn the work you shipped into verifiable impact statements.
 
     \b
@@ -73,7 +86,7 @@ def cli(ctx: click.Context, dry_run: bool, fmt: str | None, **options: Any) -> N
 @run_options
 @click.option("--format", "fmt", type=click.Choice(EVIDENCE_FORMATS), help="table (default), csv or json.")
 @click.pass_context
-def evidence(ctx: click.Context, fmt: str | None, **options: Any) -> None:
+def evidence(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
     """Print the evidence found, without writing statements (alias: --dry-run)."""
     ctx.exit(_evidence(fmt, **_merge(ctx, options)))
 
@@ -135,7 +148,7 @@ def _spec(options: dict[str, Any]) -> Any:
     config = read_config(run, os.environ)
     for warning in config.warnings:
         _warn(warning)
-    return resolve_run(run, config, now=datetime.now(timezone.utc))
+    return resolve_run(run, config, now=datetime.now(UTC))
 
 
 def _report(fmt: str | None, out: str | None, **options: Any) -> int:
@@ -173,7 +186,9 @@ def _emit(text: str, out: str | None) -> None:
     try:
         write_atomic(Path(out), text)
     except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}; check the directory exists and is writable") from None
+        raise UsageError(
+            f"cannot write {out}: {exc.strerror}; check the directory exists and is writable"
+        ) from None
     if sys.stderr.isatty():
         click.echo(f"Wrote {out}", err=True)
 
@@ -219,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+        click.echo(
+            f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -60,12 +60,16 @@ def load_config(path: Path, *, required: bool, env: Mapping[str, str]) -> Config
     """Read and validate the config at ``path``, resolving every secret reference."""
     if not path.exists():
         if required:
-            raise ConfigError(f"config file {path} does not exist; create it with `mine init --config {path}`")
+            raise ConfigError(
+                f"config file {path} does not exist; create it with `mine init --config {path}`"
+            )
         return Config(path=None)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config {path}: invalid TOML: {exc}; fix the file or pass another --config") from None
+        raise ConfigError(
+            f"config {path}: invalid TOML: {exc}; fix the file or pass another --config"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path} cannot be read: {exc}") from None
     return parse_config(data, path=path, env=env, shared_with_others=_readable_by_others(path))
@@ -81,7 +85,10 @@ def parse_config(
         name=_string(me.get("name", ""), "me.name", path),
         emails=_strings(me.get("emails", []), "me.emails", path),
         names=_strings(me.get("names", []), "me.names", path),
-        logins={k: _string(v, f"me.logins.{k}", path) for k, v in _table(me.get("logins", {}), "me.logins", path).items()},
+        logins={
+            k: _string(v, f"me.logins.{k}", path)
+            for k, v in _table(me.get("logins", {}), "me.logins", path).items()
+        },
     )
     if me.get("timezone") is not None:
         config.timezone = _string(me["timezone"], "me.timezone", path)
@@ -90,7 +97,7 @@ def parse_config(
         section = _table(raw, where, path)
         source_type = section.get("type")
         if not isinstance(source_type, str) or not source_type:
-            raise ConfigError(f"config {path}: [{where}] needs a `type`, e.g. type = \"git\"")
+            raise ConfigError(f'config {path}: [{where}] needs a `type`, e.g. type = "git"')
         if section.get("enabled", True) is False:
             continue
         options: dict[str, Any] = {}
@@ -115,7 +122,9 @@ def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
     target = target.strip()
     if kind == "env":
         if not env.get(target):
-            raise ConfigError(f"{where}: environment variable {target} is not set; export it or change {where}")
+            raise ConfigError(
+                f"{where}: environment variable {target} is not set; export it or change {where}"
+            )
         return env[target]
     if kind == "file":
         secret_file = Path(target).expanduser()
@@ -128,7 +137,9 @@ def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
             target, shell=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
         )
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS} s") from None
+        raise ConfigError(
+            f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS} s"
+        ) from None
     output = done.stdout.strip().splitlines()
     if done.returncode != 0 or not output:
         reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}, no output"])[0]
@@ -167,5 +178,7 @@ def _string(value: Any, where: str, path: Path) -> str:
 
 def _strings(value: Any, where: str, path: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"config {path}: `{where}` must be a list of strings, e.g. {where.split('.')[-1]} = [\"a\"]")
+        raise ConfigError(
+            f'config {path}: `{where}` must be a list of strings, e.g. {where.split(".")[-1]} = ["a"]'
+        )
     return list(value)

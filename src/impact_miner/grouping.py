@@ -97,8 +97,12 @@ def group_projects(evidence: Sequence[Evidence]) -> list[Project]:
             shared.setdefault(str(group), []).append((str(key), int(count)))
 
     stats = frame.groupby("group").agg(
-        items=("id", "size"), lines=("lines", "sum"), files=("files", "sum"), first=("at", "min"),
-        last=("at", "max"), members=("id", list),
+        items=("id", "size"),
+        lines=("lines", "sum"),
+        files=("files", "sum"),
+        first=("at", "min"),
+        last=("at", "max"),
+        members=("id", list),
     )
     stats["span"] = (stats["last"] - stats["first"]).dt.total_seconds()
     ranked: list[tuple[tuple[int, int, int, int, float, str, str], Project]] = []

@@ -14,26 +14,84 @@ from impact_miner.model import Evidence, Project
 
 # Imperative (and third-person) leading verbs of subjects, in the past tense.
 PAST_TENSE = {
-    "add": "Added", "adopt": "Adopted", "allow": "Allowed", "avoid": "Avoided", "batch": "Batched",
-    "build": "Built", "bump": "Bumped", "cache": "Cached", "change": "Changed", "clean": "Cleaned",
-    "convert": "Converted", "create": "Created", "cut": "Cut", "deduplicate": "Deduplicated",
-    "delete": "Deleted", "deprecate": "Deprecated", "disable": "Disabled", "document": "Documented",
-    "drop": "Dropped", "enable": "Enabled", "ensure": "Ensured", "expose": "Exposed", "extend": "Extended",
-    "extract": "Extracted", "fix": "Fixed", "handle": "Handled", "harden": "Hardened",
-    "implement": "Implemented", "improve": "Improved", "introduce": "Introduced", "limit": "Limited",
-    "log": "Logged", "make": "Made", "migrate": "Migrated", "move": "Moved", "optimise": "Optimised",
-    "optimize": "Optimized", "parallelize": "Parallelized", "port": "Ported", "prevent": "Prevented",
-    "reduce": "Reduced", "refactor": "Refactored", "remove": "Removed", "rename": "Renamed",
-    "replace": "Replaced", "restore": "Restored", "retry": "Retried", "return": "Returned",
-    "revert": "Reverted", "rewrite": "Rewrote", "run": "Ran", "secure": "Secured", "ship": "Shipped",
-    "show": "Showed", "simplify": "Simplified", "speed": "Sped", "split": "Split", "stop": "Stopped",
-    "streamline": "Streamlined", "support": "Supported", "switch": "Switched", "test": "Tested",
-    "track": "Tracked", "update": "Updated", "upgrade": "Upgraded", "use": "Used", "validate": "Validated",
+    "add": "Added",
+    "adopt": "Adopted",
+    "allow": "Allowed",
+    "avoid": "Avoided",
+    "batch": "Batched",
+    "build": "Built",
+    "bump": "Bumped",
+    "cache": "Cached",
+    "change": "Changed",
+    "clean": "Cleaned",
+    "convert": "Converted",
+    "create": "Created",
+    "cut": "Cut",
+    "deduplicate": "Deduplicated",
+    "delete": "Deleted",
+    "deprecate": "Deprecated",
+    "disable": "Disabled",
+    "document": "Documented",
+    "drop": "Dropped",
+    "enable": "Enabled",
+    "ensure": "Ensured",
+    "expose": "Exposed",
+    "extend": "Extended",
+    "extract": "Extracted",
+    "fix": "Fixed",
+    "handle": "Handled",
+    "harden": "Hardened",
+    "implement": "Implemented",
+    "improve": "Improved",
+    "introduce": "Introduced",
+    "limit": "Limited",
+    "log": "Logged",
+    "make": "Made",
+    "migrate": "Migrated",
+    "move": "Moved",
+    "optimise": "Optimised",
+    "optimize": "Optimized",
+    "parallelize": "Parallelized",
+    "port": "Ported",
+    "prevent": "Prevented",
+    "reduce": "Reduced",
+    "refactor": "Refactored",
+    "remove": "Removed",
+    "rename": "Renamed",
+    "replace": "Replaced",
+    "restore": "Restored",
+    "retry": "Retried",
+    "return": "Returned",
+    "revert": "Reverted",
+    "rewrite": "Rewrote",
+    "run": "Ran",
+    "secure": "Secured",
+    "ship": "Shipped",
+    "show": "Showed",
+    "simplify": "Simplified",
+    "speed": "Sped",
+    "split": "Split",
+    "stop": "Stopped",
+    "streamline": "Streamlined",
+    "support": "Supported",
+    "switch": "Switched",
+    "test": "Tested",
+    "track": "Tracked",
+    "update": "Updated",
+    "upgrade": "Upgraded",
+    "use": "Used",
+    "validate": "Validated",
     "write": "Wrote",
 }
 # Lead verbs for subjects that do not start with a verb, by conventional-commit type.
-TYPE_LEADS = {"fix": "Fixed", "perf": "Improved performance with", "refactor": "Refactored",
-              "docs": "Documented", "test": "Tested", "revert": "Reverted"}
+TYPE_LEADS = {
+    "fix": "Fixed",
+    "perf": "Improved performance with",
+    "refactor": "Refactored",
+    "docs": "Documented",
+    "test": "Tested",
+    "revert": "Reverted",
+}
 DEFAULT_LEAD = "Delivered"
 KIND_NOUNS = {"pull_requests": ("pull request", "pull requests")}
 MAX_NAMED_REPOS = 3
@@ -87,8 +145,10 @@ def _lower_first(subject: str) -> str:
 
 def _scale(facts: Facts) -> str:
     """``"across 5 commits and 1 pull request (+320/−40 lines, 12 files)"``."""
-    counts = [plural(n, *KIND_NOUNS.get(key, (key.replace("_", " ")[:-1], key.replace("_", " "))))
-              for key, n in kind_counts(facts)]
+    counts = [
+        plural(n, *KIND_NOUNS.get(key, (key.replace("_", " ")[:-1], key.replace("_", " "))))
+        for key, n in kind_counts(facts)
+    ]
     if not counts:
         return ""
     size = []

@@ -45,7 +45,9 @@ def check_sources(spec: RunSpec) -> None:
             connector.check(section)
 
 
-def collect(spec: RunSpec, progress: Progress | None = None) -> tuple[list[Evidence], list[SourceReport], Person]:
+def collect(
+    spec: RunSpec, progress: Progress | None = None
+) -> tuple[list[Evidence], list[SourceReport], Person]:
     """Fetch every source in parallel. A source that raises is reported as failed; the rest go on.
 
     Returns the evidence (deduplicated by id), one SourceReport per source, and the person with the
@@ -125,4 +127,6 @@ def gather_evidence(spec: RunSpec, progress: Progress | None = None) -> Report:
     check_sources(spec)
     evidence, coverage, person = collect(spec, progress)
     projects = group_projects(evidence)
-    return Report(person, spec.time_range, spec.writer, coverage, projects, assign_projects(evidence, projects))
+    return Report(
+        person, spec.time_range, spec.writer, coverage, projects, assign_projects(evidence, projects)
+    )

@@ -11,10 +11,13 @@ from collections.abc import Iterable
 
 TICKET_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,6})(?![A-Za-z0-9_]|-[0-9])")
 # Upper-case words followed by a number that are standards, encodings or licences, not tickets.
-NOT_TICKETS = frozenset(
-    "UTF UCS SHA MD ISO RFC CVE CWE GPL LGPL AGPL BSD MPL CC EPL PEP JSR JEP TLS SSL HTTP IPV "
-    "X86 ARM64 AES RSA ECDSA HS RS ES PS FIPS BASE WIN ES2015 ECMA IEEE ANSI POSIX".split()
-)
+# fmt: off
+NOT_TICKETS = frozenset({
+    "UTF", "UCS", "SHA", "MD", "ISO", "RFC", "CVE", "CWE", "GPL", "LGPL", "AGPL", "BSD", "MPL", "CC", "EPL",
+    "PEP", "JSR", "JEP", "TLS", "SSL", "HTTP", "IPV", "X86", "ARM64", "AES", "RSA", "ECDSA", "HS", "RS", "ES",
+    "PS", "FIPS", "BASE", "WIN", "ES2015", "ECMA", "IEEE", "ANSI", "POSIX",
+})
+# fmt: on
 PR_NUMBER = re.compile(r"(?<![\w/&])#([1-9][0-9]{0,6})\b")
 WEB_REF = re.compile(
     r"https?://[^\s/]+/([\w.-]+/[\w.-]+(?:/[\w.-]+)*?)/(?:-/)?(?:pull|pulls|issues|merge_requests)/([0-9]+)"

@@ -29,27 +29,72 @@ TRAILING = ".,:;!?'\""
 HYPE = tuple(
     re.compile(rf"\b{pattern}\b", re.I)
     for pattern in (
-        r"best", r"world[- ]class", r"massive(?:ly)?", r"dramatic(?:ally)?", r"revolution(?:ary|i[sz]ed)",
-        r"unprecedented", r"huge(?:ly)?", r"significant(?:ly)?", r"tremendous(?:ly)?", r"incredibl[ey]",
-        r"exceptional(?:ly)?", r"outstanding", r"game[- ]chang(?:er|ing)", r"groundbreaking",
-        r"cutting[- ]edge", r"state[- ]of[- ]the[- ]art", r"industry[- ]leading", r"amazing(?:ly)?",
-        r"enormous(?:ly)?", r"vastly", r"radical(?:ly)?", r"transformative", r"transformational",
-        r"unparalleled", r"stellar", r"spectacular(?:ly)?", r"immense(?:ly)?", r"substantial(?:ly)?",
-        r"greatly", r"single[- ]handed(?:ly)?", r"flawless(?:ly)?", r"seamless(?:ly)?",
-        r"extraordinar(?:y|ily)", r"remarkabl[ey]", r"phenomenal(?:ly)?", r"unmatched", r"unrivall?ed",
-        r"visionary", r"heroic(?:ally)?", r"herculean", r"rock ?star", r"ninja",
+        r"best",
+        r"world[- ]class",
+        r"massive(?:ly)?",
+        r"dramatic(?:ally)?",
+        r"revolution(?:ary|i[sz]ed)",
+        r"unprecedented",
+        r"huge(?:ly)?",
+        r"significant(?:ly)?",
+        r"tremendous(?:ly)?",
+        r"incredibl[ey]",
+        r"exceptional(?:ly)?",
+        r"outstanding",
+        r"game[- ]chang(?:er|ing)",
+        r"groundbreaking",
+        r"cutting[- ]edge",
+        r"state[- ]of[- ]the[- ]art",
+        r"industry[- ]leading",
+        r"amazing(?:ly)?",
+        r"enormous(?:ly)?",
+        r"vastly",
+        r"radical(?:ly)?",
+        r"transformative",
+        r"transformational",
+        r"unparalleled",
+        r"stellar",
+        r"spectacular(?:ly)?",
+        r"immense(?:ly)?",
+        r"substantial(?:ly)?",
+        r"greatly",
+        r"single[- ]handed(?:ly)?",
+        r"flawless(?:ly)?",
+        r"seamless(?:ly)?",
+        r"extraordinar(?:y|ily)",
+        r"remarkabl[ey]",
+        r"phenomenal(?:ly)?",
+        r"unmatched",
+        r"unrivall?ed",
+        r"visionary",
+        r"heroic(?:ally)?",
+        r"herculean",
+        r"rock ?star",
+        r"ninja",
     )
 )
 # Effort wording: never evidence of impact, whatever the evidence says.
 EFFORT = tuple(
     re.compile(rf"\b{pattern}\b", re.I)
     for pattern in (
-        r"work(?:ed|ing|s)? (?:very |really |so |extremely )?hard", r"hard[- ]work(?:ing)?",
-        r"tireless(?:ly)?", r"relentless(?:ly)?", r"spen[dt] (?:many |countless |long |several )?"
-        r"(?:hours|days|nights|weekends)", r"long hours", r"late nights?", r"countless hours",
-        r"(?:nights and )?weekends", r"around the clock", r"midnight oil", r"above and beyond",
-        r"(?:put|putting) in (?:extra|long|many|countless) (?:hours|effort|time)", r"extra hours",
-        r"sacrific(?:e|ed|ing)", r"blood,? sweat", r"grind(?:ed|ing)? (?:through|away)",
+        r"work(?:ed|ing|s)? (?:very |really |so |extremely )?hard",
+        r"hard[- ]work(?:ing)?",
+        r"tireless(?:ly)?",
+        r"relentless(?:ly)?",
+        r"spen[dt] (?:many |countless |long |several )?"
+        r"(?:hours|days|nights|weekends)",
+        r"long hours",
+        r"late nights?",
+        r"countless hours",
+        r"(?:nights and )?weekends",
+        r"around the clock",
+        r"midnight oil",
+        r"above and beyond",
+        r"(?:put|putting) in (?:extra|long|many|countless) (?:hours|effort|time)",
+        r"extra hours",
+        r"sacrific(?:e|ed|ing)",
+        r"blood,? sweat",
+        r"grind(?:ed|ing)? (?:through|away)",
     )
 )
 
@@ -63,12 +108,14 @@ def verify_statement(
     problems = [] if statement.strip() else ["statement is empty"]
     problems += [f"cited evidence is not in this project: {i}" for i in cited_ids if i not in wanted]
     problems += _check_links(statement, items)
-    problems += [f"evidence id is not in this project: {i}" for i in _evidence_ids(statement)
-                 if i not in wanted]
+    problems += [
+        f"evidence id is not in this project: {i}" for i in _evidence_ids(statement) if i not in wanted
+    ]
     text = _without_links_and_ids(statement)
     allowed_keys = set(ticket_keys(" ".join(_ref_texts(items))))
-    problems += [f"ticket key not in this project's evidence: {k}" for k in ticket_keys(text)
-                 if k not in allowed_keys]
+    problems += [
+        f"ticket key not in this project's evidence: {k}" for k in ticket_keys(text) if k not in allowed_keys
+    ]
     problems += _check_pr_refs(text, items)
     problems += _check_dates(text, items, facts)
     problems += _check_numbers(statement, items, facts)
@@ -79,8 +126,11 @@ def verify_statement(
 def _check_links(statement: str, items: Sequence[Evidence]) -> list[str]:
     """Every bare URL and Markdown link target must be one of the evidence's URLs."""
     allowed = {e.url.rstrip("/") for e in items if e.url}
-    return [f"link is not to this project's evidence: {link}" for link in _links(statement)
-            if link.rstrip("/") not in allowed]
+    return [
+        f"link is not to this project's evidence: {link}"
+        for link in _links(statement)
+        if link.rstrip("/") not in allowed
+    ]
 
 
 def _check_pr_refs(text: str, items: Sequence[Evidence]) -> list[str]:
@@ -119,17 +169,27 @@ def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> l
             allowed.add(str(value))
             if float(value).is_integer():
                 allowed.add(str(int(value)))
-    return [f"number not in this project's evidence or facts: {n}" for n in _numbers(statement, items)
-            if n not in allowed]
+    return [
+        f"number not in this project's evidence or facts: {n}"
+        for n in _numbers(statement, items)
+        if n not in allowed
+    ]
 
 
 def _check_wording(statement: str, items: Sequence[Evidence]) -> list[str]:
     """No hype the evidence does not use itself, and no effort wording at all."""
     evidence_text = _evidence_text(items)
-    problems = [f'superlative not supported by the evidence: "{m.group(0)}"' for p in HYPE
-                for m in p.finditer(statement) if not p.search(evidence_text)]
-    problems += [f'effort wording (state outcomes, not effort): "{m.group(0)}"' for p in EFFORT
-                 for m in p.finditer(statement)]
+    problems = [
+        f'superlative not supported by the evidence: "{m.group(0)}"'
+        for p in HYPE
+        for m in p.finditer(statement)
+        if not p.search(evidence_text)
+    ]
+    problems += [
+        f'effort wording (state outcomes, not effort): "{m.group(0)}"'
+        for p in EFFORT
+        for m in p.finditer(statement)
+    ]
     return problems
 
 
