@@ -47,7 +47,7 @@ from git.repo import Repo
 from impact_miner.errors import ConfigError, SourceError, UsageError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
-from impact_miner.registry import Connector
+from impact_miner.registry import Connector, FetchContext
 
 # One record per commit: NUL (never inside a commit message or path), then fields split by US (0x1f);
 # the body ends with a US so the --numstat lines that follow it can be split off.
@@ -465,7 +465,9 @@ def _summary(counts: _Counts, section: SourceSection) -> str:
     return text + (f", excluded {' and '.join(excluded)}" if excluded else "")
 
 
-def fetch(person: Person, time_range: TimeRange, section: SourceSection) -> FetchResult:
+def fetch(
+    person: Person, time_range: TimeRange, section: SourceSection, context: FetchContext | None = None
+) -> FetchResult:
     """The person's commits that landed in ``time_range`` in every repository of the section."""
     evidence: list[Evidence] = []
     parts: list[str] = []

@@ -37,6 +37,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("IMPACT_MINER_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.delenv("IMPACT_MINER_CONFIG")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -51,6 +51,8 @@ def run_options(command: F) -> F:
         click.option(
             "--out", type=click.Path(dir_okay=False), help="Write to FILE atomically instead of stdout."
         ),
+        click.option("--refresh", is_flag=True, help="Refetch everything instead of using the local cache."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the local cache."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -73,6 +75,7 @@ def cli(ctx: click.Context, /, dry_run: bool, fmt: str | None, **options: Any) -
     mine evidence --since 2w        the evidence table only
     mine init                       write a starter config
     mine sources                    list source types and what is configured
+    mine cache info|clear           the local cache of fetched evidence
     """
     if ctx.invoked_subcommand is not None:
         ctx.obj = options
@@ -128,6 +131,34 @@ def sources(ctx: click.Context, config: str | None) -> None:
         click.echo(f"  {type_name:<12} {'unknown type':<28} no installed connector provides it")
 
 
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Inspect or clear the local cache of fetched evidence and model replies."""
+
+
+@cache_group.command(name="info")
+def cache_info() -> None:
+    """Where the cache is, its size, and its entries by kind."""
+    from impact_miner.store import Cache, default_cache_path
+
+    info = Cache(default_cache_path(os.environ)).info()
+    click.echo(f"Cache: {info.path} ({info.size_bytes / 1024:.0f} KiB)")
+    for namespace, count in info.entries.items():
+        click.echo(f"  {namespace:<20} {count} entries")
+    if not info.entries:
+        click.echo("  empty")
+
+
+@cache_group.command(name="clear")
+@click.argument("namespace", required=False)
+def cache_clear(namespace: str | None) -> None:
+    """Delete every cached entry (or only NAMESPACE's, as `mine cache info` lists them)."""
+    from impact_miner.store import Cache, default_cache_path
+
+    removed = Cache(default_cache_path(os.environ)).clear(namespace)
+    click.echo(f"Removed {removed} cached entries.")
+
+
 def _merge(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     """Subcommand options win; options given before the subcommand fill the gaps."""
     parent = ctx.obj or {}
@@ -144,11 +175,13 @@ def _spec(options: dict[str, Any]) -> Any:
         repos=tuple(options.get("repos") or ()),
         authors=tuple(options.get("authors") or ()),
         timezone=options.get("timezone"),
+        refresh=bool(options.get("refresh")),
+        use_cache=not options.get("no_cache"),
     )
     config = read_config(run, os.environ)
     for warning in config.warnings:
         _warn(warning)
-    return resolve_run(run, config, now=datetime.now(UTC))
+    return resolve_run(run, config, now=datetime.now(UTC), env=os.environ)
 
 
 def _report(fmt: str | None, out: str | None, **options: Any) -> int:

@@ -5,7 +5,7 @@ Every stage takes and returns these values; none of them does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -83,6 +83,24 @@ class Evidence:
     @property
     def locator(self) -> str:
         return self.id.split(":", 1)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (datetimes as ISO 8601 strings), as the report and the cache store it."""
+        data = asdict(self)
+        for key in ("created_at", "completed_at"):
+            if isinstance(data[key], datetime):
+                data[key] = data[key].isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("created_at", "completed_at"):
+            if isinstance(values.get(key), str):
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)
 
 
 @dataclass

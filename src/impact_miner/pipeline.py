@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from impact_miner.errors import MineError
 from impact_miner.model import (
@@ -22,7 +23,8 @@ from impact_miner.model import (
     TimeRange,
     Writer,
 )
-from impact_miner.registry import Connector
+from impact_miner.registry import Connector, FetchContext
+from impact_miner.store import Cache
 
 Progress = Callable[[str], None]
 
@@ -36,6 +38,8 @@ class RunSpec:
     sources: list[tuple[Connector, SourceSection]]
     max_workers: int = 8
     writer: Writer = field(default_factory=Writer)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    cache: Cache | None = None
 
 
 def check_sources(spec: RunSpec) -> None:
@@ -54,11 +58,13 @@ def collect(
     identities the connectors actually used added.
     """
 
+    context = FetchContext(now=spec.now, cache=spec.cache, progress=progress)
+
     def fetch(connector: Connector, section: SourceSection) -> FetchResult:
         if progress:
             progress(f"fetching {section.name} ({connector.type})")
         try:
-            return connector.fetch(spec.person, spec.time_range, section)
+            return connector.fetch(spec.person, spec.time_range, section, context)
         except Exception as exc:  # one failing source must not abort the report
             reason = str(exc) if isinstance(exc, MineError) else f"{type(exc).__name__}: {exc}"
             return FetchResult([], SourceReport(section.name, "failed", 0, reason, connector.type))

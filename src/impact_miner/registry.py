@@ -3,16 +3,37 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from impact_miner.errors import ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
+if TYPE_CHECKING:
+    from impact_miner.store import Cache
+
 ENTRY_POINT_GROUP = "impact_miner.connectors"
 
-FetchFunction = Callable[[Person, TimeRange, SourceSection], FetchResult]
+
+@dataclass
+class FetchContext:
+    """What a fetch may use besides its section: the clock, the shared cache, a sleep to inject, progress.
+
+    ``now`` decides which windows had already ended (and may be cached); ``cache`` is ``None`` when
+    caching is off; ``sleep`` is replaced in tests so rate-limit waits take no time.
+    """
+
+    now: datetime
+    cache: Cache | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    progress: Callable[[str], None] | None = None
+
+
+FetchFunction = Callable[[Person, TimeRange, SourceSection, FetchContext], FetchResult]
 
 
 @dataclass(frozen=True)

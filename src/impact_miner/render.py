@@ -8,7 +8,6 @@ import json
 import os
 import tempfile
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +48,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             }
             for p in report.projects
         ],
-        "evidence": [evidence_to_dict(e) for e in report.evidence],
+        "evidence": [e.to_dict() for e in report.evidence],
     }
-
-
-def evidence_to_dict(item: Evidence) -> dict[str, Any]:
-    data = asdict(item)
-    for key in ("created_at", "completed_at"):
-        value = data[key]
-        data[key] = value.isoformat() if isinstance(value, datetime) else value
-    return data
 
 
 def render_json(report: Report) -> str:
@@ -82,7 +73,13 @@ def render_markdown(report: Report) -> str:
     by_project: dict[str, list[Evidence]] = {}
     for item in report.evidence:
         by_project.setdefault(item.project_id or "", []).append(item)
-    return env.get_template("report.md.j2").render(report=report, by_project=by_project)
+    identities = " · ".join(
+        f"{source}: {value if isinstance(value, str) else ', '.join(value)}"
+        for source, value in report.person.identities().items()
+    )
+    return env.get_template("report.md.j2").render(
+        report=report, by_project=by_project, identities=identities or "none"
+    )
 
 
 def markdown_text(text: str) -> str:
@@ -95,7 +92,7 @@ def markdown_text(text: str) -> str:
 
 def render_evidence(report: Report, fmt: str) -> str:
     """The evidence table: ``table`` for a person at a terminal, ``csv`` or ``json`` for machines."""
-    rows = [evidence_to_dict(e) for e in report.evidence]
+    rows = [e.to_dict() for e in report.evidence]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     flat = [{c: _cell(row[c]) for c in EVIDENCE_COLUMNS} for row in rows]

@@ -10,6 +10,7 @@ from impact_miner.config import Config, config_path, load_config
 from impact_miner.model import Person, SourceSection
 from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, available, lookup
+from impact_miner.store import Cache, default_cache_path
 from impact_miner.timerange import resolve_range, resolve_timezone
 
 
@@ -23,6 +24,8 @@ class RunOptions:
     repos: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     timezone: str | None = None
+    refresh: bool = False
+    use_cache: bool = True
 
 
 def read_config(options: RunOptions, env: Mapping[str, str]) -> Config:
@@ -30,7 +33,9 @@ def read_config(options: RunOptions, env: Mapping[str, str]) -> Config:
     return load_config(path, required=required, env=env)
 
 
-def resolve_run(options: RunOptions, config: Config, *, now: datetime) -> RunSpec:
+def resolve_run(
+    options: RunOptions, config: Config, *, now: datetime, env: Mapping[str, str] | None = None
+) -> RunSpec:
     """The RunSpec for ``options`` under ``config`` at the instant ``now``."""
     tz = resolve_timezone(options.timezone or config.timezone)
     time_range = resolve_range(options.since, options.until, now=now.astimezone(tz), tz=tz)
@@ -39,6 +44,8 @@ def resolve_run(options: RunOptions, config: Config, *, now: datetime) -> RunSpe
         person=person_for(config.person, options.authors),
         time_range=time_range,
         sources=sources_for(config.sections, options.repos, connectors),
+        now=now,
+        cache=Cache(default_cache_path(env or {}), refresh=options.refresh) if options.use_cache else None,
     )
 
 
