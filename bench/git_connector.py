@@ -5,7 +5,8 @@
 Without REPO a ``--commits`` repository is built with bench/make_repo.py in a temporary directory. The
 range is the last ``--days`` before the newest commit. (a) runs ``git log`` with exactly the connector's
 arguments as a subprocess and reads all its output; (b) runs the connector's ``fetch`` for one author
-(its ``git check-mailmap`` included). Prints median wall times and the ratio (b)/(a); target ≤ 1.2.
+(its ``git check-mailmap`` included); (c) plain ``git log --numstat`` with git's default format, for
+reference. Prints median wall times and the ratios; target (b)/(a) ≤ 1.2.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ def _raw(repo: Path, time_range: TimeRange) -> bytes:
     return subprocess.run(args, cwd=repo, capture_output=True, check=True).stdout
 
 
+def _plain(repo: Path, time_range: TimeRange) -> bytes:
+    """``git log --numstat`` as a person would type it: default format, same range."""
+    args = ["git", "log", "--numstat", f"--since=@{int(time_range.since.timestamp())}",
+            f"--until=@{int(time_range.until.timestamp())}", "HEAD"]  # fmt: skip
+    return subprocess.run(args, cwd=repo, capture_output=True, check=True).stdout
+
+
 def measure(repo: Path, author: str, days: int, runs: int) -> None:
     newest = subprocess.run(
         ["git", "log", "-1", "--format=%ct"], cwd=repo, capture_output=True, text=True, check=True
@@ -39,9 +47,13 @@ def measure(repo: Path, author: str, days: int, runs: int) -> None:
     person = Person(emails=[author])
 
     raw_times: list[float] = []
+    plain_times: list[float] = []
     fetch_times: list[float] = []
     output, result = _raw(repo, time_range), connector.fetch(person, time_range, section)  # warm-up
     for _ in range(runs):
+        start = time.perf_counter()
+        _plain(repo, time_range)
+        plain_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         output = _raw(repo, time_range)
         raw_times.append(time.perf_counter() - start)
@@ -58,6 +70,9 @@ def measure(repo: Path, author: str, days: int, runs: int) -> None:
     print(f"evidence for {author}: {len(result.evidence)}")
     print(f"median of {runs} runs: raw git log {raw * 1000:.1f} ms, connector fetch {fetched * 1000:.1f} ms")
     print(f"ratio connector/raw: {fetched / raw:.2f} (target <= 1.2)")
+    plain = statistics.median(plain_times)
+    print(f"plain `git log --numstat` (default format) {plain * 1000:.1f} ms")
+    print(f"ratio connector/plain: {fetched / plain:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
