@@ -182,6 +182,14 @@ def test_commit_referencing_a_pull_request_joins_it_and_its_review() -> None:
     assert project.title == "Move index merges off the request path (acme/api, indexer/)"
 
 
+def test_pull_request_references_link_whatever_the_case_of_the_repository_name() -> None:
+    # A remote spelt git@github.com:Acme/API.git gives commits Acme/API#12; GitHub's API says acme/api.
+    shouting = commit("d2", "Move index merges (#12)", repo="Acme/API", refs=("Acme/API#12",))
+    [project] = group_projects([shouting, pull(12, "Move index merges off the request path")])
+    assert sorted(project.evidence_ids) == sorted([shouting.id, "github:acme/api#12"])
+    assert project.keys == ["acme/api#12"]
+
+
 def test_ticket_joins_its_commits_and_through_the_epic_its_sibling_tickets() -> None:
     [project] = group_projects(EPIC_WORK)
     assert sorted(project.evidence_ids) == sorted(e.id for e in EPIC_WORK)

@@ -98,7 +98,9 @@ def test_statement_for_a_pull_request_with_its_commit_and_review() -> None:
 def test_statement_for_an_epic_names_the_epic_first() -> None:
     assert statements(EPIC_WORK) == {
         "abc-10": "Delivered search v2 across 2 commits and 3 tickets (+20/−4 lines, 2 files) "
-        "in ABC and acme/api between 2026-11-16 and 2026-11-25 [ABC-10, ABC-1, ABC-2]."
+        "in ABC and acme/api between 2026-11-16 and 2026-11-25 [ABC-10, ABC-1, ABC-2]. Tickets: "
+        "https://acme.atlassian.net/browse/ABC-10, https://acme.atlassian.net/browse/ABC-1, "
+        "https://acme.atlassian.net/browse/ABC-2."
     }
 
 

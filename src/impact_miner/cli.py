@@ -22,7 +22,7 @@ from impact_miner.errors import MineError, UsageError
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
-REPORT_FORMATS = ("markdown", "md", "json")
+REPORT_FORMATS = ("markdown", "md", "json", "html", "csv", "docx")
 EVIDENCE_FORMATS = ("table", "csv", "json")
 TIME_HELP = (
     "2w, 10d, 3m, 1y, today, yesterday, this|last week|month|quarter|half|year, 2026-Q3, 2026-H1, ISO date"
@@ -49,10 +49,35 @@ def run_options(command: F) -> F:
             "--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ, system)."
         ),
         click.option(
-            "--out", type=click.Path(dir_okay=False), help="Write to FILE atomically instead of stdout."
+            "--out",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Write to FILE atomically instead of stdout. Reports: repeatable, the extension picks the "
+            "format (.md .json .html .csv .docx).",
         ),
         click.option("--refresh", is_flag=True, help="Refetch everything instead of using the local cache."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the local cache."),
+        click.option(
+            "--model",
+            metavar="NAME",
+            help="Write statements with this litellm model (openai/gpt-4o-mini, ollama/llama3.1, ...); "
+            "'offline' (the default) uses none.",
+        ),
+        click.option("--api-base", metavar="URL", help="An OpenAI-compatible server for --model."),
+        click.option(
+            "--local-only", is_flag=True, help="Refuse any model not on this machine (ollama, localhost)."
+        ),
+        click.option(
+            "--framework",
+            metavar="NAME|FILE",
+            help="Competencies: leadership-principles (default), engineering-ladder, or a TOML file.",
+        ),
+        click.option(
+            "--concurrency", type=click.IntRange(1, 64), metavar="N", help="Model calls at once (default 4)."
+        ),
+        click.option(
+            "--show-prompt", is_flag=True, help="With --dry-run: print what the model would get."
+        ),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -62,8 +87,29 @@ def run_options(command: F) -> F:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @run_options
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Output format (default markdown).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    help="Format for stdout, or for an --out whose extension says none (default markdown).",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(("project", "competency")),
+    default="project",
+    show_default=True,
+    help="Lay statements out by project or under the competencies they are tagged with.",
+)
+@click.option(
+    "--append",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Add this period as a dated section to the Markdown brag document FILE (created if missing).",
+)
+@click.option("--evidence", is_flag=True, help="CSV: also write the evidence appendix as NAME.evidence.csv.")
+@click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 byte-order mark (for Excel).")
 @click.option("--dry-run", is_flag=True, help="Only list the evidence (same as `mine evidence`).")
+@click.option("--save", is_flag=True, help="Also record this run in the journal (see `mine journal`).")
 @click.version_option(__version__, prog_name="mine")
 @click.pass_context
 def cli(ctx: click.Context, /, dry_run: bool, fmt: str | None, **options: Any) -> None:
@@ -72,6 +118,8 @@ def cli(ctx: click.Context, /, dry_run: bool, fmt: str | None, **options: Any) -
     \b
     mine --since 2w                 Markdown report of the last two weeks
     mine --since last-quarter --format json --out q.json
+    mine --out r.md --out r.html --out r.docx   several formats, one run
+    mine --append brag.md           add this fortnight to your brag document
     mine evidence --since 2w        the evidence table only
     mine init                       write a starter config
     mine sources                    list source types and what is configured
@@ -80,6 +128,8 @@ def cli(ctx: click.Context, /, dry_run: bool, fmt: str | None, **options: Any) -
     if ctx.invoked_subcommand is not None:
         ctx.obj = options
         return
+    if dry_run and options.get("save"):
+        raise UsageError("--save records a report; drop --dry-run to save this run")
     if dry_run:
         ctx.exit(_evidence(fmt if fmt in EVIDENCE_FORMATS else None, **options))
     ctx.exit(_report(fmt, **options))
@@ -159,6 +209,196 @@ def cache_clear(namespace: str | None) -> None:
     click.echo(f"Removed {removed} cached entries.")
 
 
+@cli.group(name="journal")
+def journal_group() -> None:
+    """Saved runs (`mine --save`) and your edits to their statements."""
+
+
+@journal_group.command(name="list")
+@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.pass_context
+def journal_list(ctx: click.Context, config: str | None) -> None:
+    """Every saved run, oldest first, with its statements and their ids (RUN.N)."""
+    from impact_miner.journal import Journal
+
+    journal = Journal(_journal_path(config or (ctx.obj or {}).get("config")))
+    runs = journal.runs()
+    click.echo(f"Journal: {journal.path} ({len(runs)} saved runs)")
+    for run in runs:
+        click.echo(
+            f"#{run.id}  saved {run.created_at.astimezone():%Y-%m-%d %H:%M}  "
+            f"{run.person.name or '(unnamed)'}  "
+            f"{run.range.since:%Y-%m-%d %H:%M} → {run.range.until:%Y-%m-%d %H:%M} ({run.range.spec})  "
+            f"{run.writer.name}  {run.evidence_count} items"
+        )
+        for statement in run.statements:
+            mark = "  (edited)" if statement.edited else ""
+            click.echo(f"    {statement.id:<7} {statement.title}{mark}")
+    if not runs:
+        click.echo("  nothing saved yet: run `mine --since 2w --save`")
+
+
+@journal_group.command(name="edit")
+@click.argument("statement_id", metavar="ID")
+@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.pass_context
+def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> None:
+    """Open statement ID (as `mine journal list` prints it, e.g. 3.2) in $EDITOR and keep your version."""
+    from impact_miner.journal import Journal, edit_buffer, read_edit_buffer
+
+    journal = Journal(_journal_path(config or (ctx.obj or {}).get("config")))
+    current = journal.statement(statement_id)
+    run = next((r for r in journal.runs() if r.id == current.run_id), None)
+    edited = click.edit(edit_buffer(current, run), extension=".md", require_save=False)
+    text = read_edit_buffer(edited) if edited is not None else current.text.strip()
+    if not text:
+        raise UsageError(f"the edited statement {current.id} is empty; nothing was saved")
+    if text == current.text.strip():
+        click.echo(f"Statement {current.id} unchanged.")
+        return
+    journal.edit(current.id, text, edited_at=datetime.now(UTC))
+    click.echo(f"Kept your edit of statement {current.id}; later runs never overwrite it.")
+
+
+@cli.command()
+@run_options
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Output format (default markdown).")
+@click.pass_context
+def review(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
+    """One report for a review period (default 6m) from saved runs, fetching only what they leave out.
+
+    \b
+    mine review --since 6m                     the half-year from your fortnightly `--save` runs
+    mine review --since 2026-H1 --out h1.md    a named period, written atomically
+    """
+    ctx.exit(_review(fmt, **_merge(ctx, options)))
+
+
+@cli.command()
+@click.argument("roster", type=click.Path(dir_okay=False))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write to."
+)
+@click.option("--since", metavar="SPEC", default="6m", show_default=True, help=f"Range start: {TIME_HELP}.")
+@click.option("--until", metavar="SPEC", help="End of the range, same forms (default: end of today).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(REPORT_FORMATS),
+    help="Report format, repeatable (default markdown).",
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True, help="People run at once."
+)
+@click.option("--force", is_flag=True, help="Rerun people whose reports are already complete.")
+@click.option("--config", metavar="FILE", help="The lead's config: sources, credentials, [team.limits.*].")
+@click.option("--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ).")
+@click.option("--refresh", is_flag=True, help="Refetch everything instead of using the local cache.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the local cache.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def team(ctx: click.Context, /, roster: str, **options: Any) -> None:
+    """One report per person on ROSTER (.toml or .csv), plus index.md and index.html in --out.
+
+    \b
+    mine team team.toml --since 6m --out reports/ --jobs 4
+    mine team team.csv --out reports/ --format md --format html   rerun: only the unfinished run
+    """
+    ctx.exit(_team(roster, **options))
+
+
+def _journal_path(config: str | None) -> Path:
+    from impact_miner.config import config_path
+    from impact_miner.journal import journal_path
+
+    path, required = config_path(config, os.environ)
+    if required and not path.exists():
+        raise UsageError(f"config file {path} does not exist; create it with `mine init --config {path}`")
+    return journal_path(os.environ, path)
+
+
+def _save_run(report: Any, options: dict[str, Any]) -> None:
+    """``--save``: record the run in the journal."""
+    from impact_miner.journal import Journal
+
+    journal = Journal(_journal_path(options.get("config")))
+    run_id = journal.save(report, created_at=datetime.now(UTC))
+    click.echo(
+        f"Saved run #{run_id} ({len(report.evidence)} items, {len(report.projects)} statements) "
+        f"to {journal.path}",
+        err=True,
+    )
+
+
+def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
+    from impact_miner.journal import Journal
+    from impact_miner.outputs import plan_outputs, render_targets
+    from impact_miner.review import compose_review
+
+    targets = plan_outputs(out, fmt)
+    binary_stdout = any(t.path is None and t.format == "docx" for t in targets)
+    if binary_stdout and sys.stdout.isatty():
+        raise UsageError("DOCX is binary: use --out r.docx, or redirect stdout")
+    journal = Journal(_journal_path(options.get("config")))
+    spec = _spec({**options, "since": options.get("since") or "6m"})
+    result = compose_review(spec, journal, _progress())
+    for note in result.notes:
+        _warn(note)
+    if result.edits_used and sys.stderr.isatty():
+        click.echo(f"Using your edited statements: {', '.join(result.edits_used)}", err=True)
+    _emit(render_targets(result.report, targets), binary=binary_stdout)
+    return _exit_code(result.report)
+
+
+def _team(
+    roster: str, out_dir: str, formats: tuple[str, ...], jobs: int, force: bool, **options: Any
+) -> int:
+    from impact_miner.outputs import normalise_format
+    from impact_miner.runspec import RunOptions, read_config, resolve_run
+    from impact_miner.team import (
+        LiveDisplay,
+        SourceLimiter,
+        TeamBatch,
+        read_limits,
+        read_roster,
+        run_team,
+        summary_table,
+    )
+
+    loaded = read_roster(Path(roster))
+    run = RunOptions(
+        since=options.get("since") or "6m",
+        until=options.get("until"),
+        config=options.get("config"),
+        timezone=options.get("timezone"),
+        refresh=bool(options.get("refresh")),
+        use_cache=not options.get("no_cache"),
+    )
+    config = read_config(run, os.environ)
+    for warning in config.warnings:
+        _warn(warning)
+    batch = TeamBatch(
+        roster=loaded,
+        base=resolve_run(run, config, now=datetime.now(UTC), env=os.environ),
+        lead_sections=config.sections,
+        out_dir=Path(out_dir).expanduser(),
+        formats=tuple(dict.fromkeys(normalise_format(f) for f in formats or ("markdown",))),
+        jobs=jobs,
+        force=force,
+        limiter=SourceLimiter(read_limits(config.path)),
+        env=os.environ,
+    )
+    if sys.stderr.isatty():
+        with LiveDisplay(len(loaded.members) + len(loaded.problems)) as display:
+            result = run_team(batch, display)
+    else:
+        result = run_team(batch)
+    click.echo(summary_table(result.results))
+    click.echo(f"Index: {result.index_files[0]} and {result.index_files[1].name}")
+    return EXIT_PARTIAL if result.exit_partial else EXIT_OK
+
+
 def _merge(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     """Subcommand options win; options given before the subcommand fill the gaps."""
     parent = ctx.obj or {}
@@ -177,29 +417,105 @@ def _spec(options: dict[str, Any]) -> Any:
         timezone=options.get("timezone"),
         refresh=bool(options.get("refresh")),
         use_cache=not options.get("no_cache"),
+        model=options.get("model"),
+        api_base=options.get("api_base"),
+        local_only=bool(options.get("local_only")),
+        framework=options.get("framework"),
+        concurrency=options.get("concurrency"),
     )
+    if options.get("show_prompt"):
+        raise UsageError("--show-prompt prints what would be sent without sending it: add --dry-run")
     config = read_config(run, os.environ)
     for warning in config.warnings:
         _warn(warning)
-    return resolve_run(run, config, now=datetime.now(UTC), env=os.environ)
+    spec = resolve_run(run, config, now=datetime.now(UTC), env=os.environ)
+    if spec.llm is not None:  # the model run's cost line, always on stderr (stdout stays the report)
+        from dataclasses import replace
+
+        spec.llm = replace(spec.llm, summary=lambda line: click.echo(_style(line, fg="cyan"), err=True))
+    return spec
 
 
-def _report(fmt: str | None, out: str | None, **options: Any) -> int:
+def _report(
+    fmt: str | None,
+    out: tuple[str, ...],
+    group_by: str,
+    append: str | None,
+    evidence: bool,
+    bom: bool,
+    **options: Any,
+) -> int:
+    """Check every output, fetch once, render each format once, write all files as one batch."""
+    from impact_miner.outputs import (
+        RenderOptions,
+        append_section,
+        check_targets,
+        plan_outputs,
+        read_brag,
+        render_targets,
+    )
     from impact_miner.pipeline import build_report
-    from impact_miner.render import render_json, render_markdown
 
-    fmt = fmt or ("json" if out and out.lower().endswith(".json") else "markdown")
+    targets = plan_outputs(out, fmt, stdout_by_default=append is None)
+    render = RenderOptions(
+        group_by="competency" if group_by == "competency" else "project", bom=bom, evidence=evidence
+    )
+    check_targets(targets, render)
+    brag = Path(append).expanduser() if append else None
+    if brag is not None and any(t.path is not None and t.path.resolve() == brag.resolve() for t in targets):
+        raise UsageError(f"--append {append} is also an --out; give the brag document once, with --append")
+    binary_stdout = any(t.path is None and t.format == "docx" for t in targets)
+    if binary_stdout and sys.stdout.isatty():
+        raise UsageError("DOCX is binary: use --out r.docx, or redirect stdout (mine --format docx > r.docx)")
+    if evidence and not any(t.format == "csv" for t in targets):
+        _warn("--evidence only adds the CSV evidence appendix; no CSV output was asked for")
     report = build_report(_spec(options), _progress())
-    _emit(render_json(report) if fmt == "json" else render_markdown(report), out)
+    if options.get("save"):
+        _save_run(report, options)
+    files = render_targets(report, targets, render)
+    notes = [f"Wrote {path}" for path, _ in files if path is not None]
+    if brag is not None:
+        text, action = append_section(read_brag(brag), report, render.group_by)
+        files.append((brag, text.encode("utf-8")))
+        notes.append(f"{action.capitalize()} the section for {report.range.spec or 'the range'} in {append}")
+    _emit(files, binary=binary_stdout)
+    if sys.stderr.isatty():
+        for note in notes:
+            click.echo(note, err=True)
     return _exit_code(report)
 
 
-def _evidence(fmt: str | None, out: str | None, **options: Any) -> int:
+def _evidence(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
     from impact_miner.pipeline import gather_evidence
     from impact_miner.render import render_evidence
 
+    if options.get("show_prompt"):
+        return _show_prompt(fmt, out, **options)
     report = gather_evidence(_spec(options), _progress())
-    _emit(render_evidence(report, fmt or "table"), out)
+    if len(out) > 1:
+        raise UsageError("mine evidence writes one file: give --out once")
+    path = Path(out[0]).expanduser() if out else None
+    _emit([(path, render_evidence(report, fmt or "table").encode("utf-8"))])
+    if path is not None and sys.stderr.isatty():
+        click.echo(f"Wrote {path}", err=True)
+    return _exit_code(report)
+
+
+def _show_prompt(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
+    """``--dry-run --show-prompt``: the redacted messages each project would send (or JSON)."""
+    import json
+
+    from impact_miner.llm_writer import format_prompt_requests, prompt_requests
+    from impact_miner.pipeline import gather_evidence
+
+    spec = _spec({**options, "show_prompt": False})
+    if spec.llm is None:
+        raise UsageError("--show-prompt needs a model: pass --model NAME or set model in [llm]")
+    report = gather_evidence(spec, _progress())
+    requests = prompt_requests(report.projects, report.evidence, spec.llm)
+    text = json.dumps(requests, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else None
+    path = Path(out[0]).expanduser() if out else None
+    _emit([(path, (text or format_prompt_requests(requests)).encode("utf-8"))])
     return _exit_code(report)
 
 
@@ -210,20 +526,20 @@ def _exit_code(report: Any) -> int:
     return EXIT_PARTIAL if report.partial else EXIT_OK
 
 
-def _emit(text: str, out: str | None) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    from impact_miner.render import write_atomic
+def _emit(files: list[tuple[Path | None, bytes]], *, binary: bool = False) -> None:
+    """Write every file atomically as one batch, then print what goes to stdout (``path`` None)."""
+    from impact_miner.outputs import write_files
 
-    try:
-        write_atomic(Path(out), text)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write {out}: {exc.strerror}; check the directory exists and is writable"
-        ) from None
-    if sys.stderr.isatty():
-        click.echo(f"Wrote {out}", err=True)
+    write_files([(path, data) for path, data in files if path is not None])
+    for path, data in files:
+        if path is not None:
+            continue
+        if binary:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            click.echo(data.decode("utf-8"), nl=False)
 
 
 def _progress() -> Callable[[str], None] | None:

@@ -8,6 +8,9 @@ Secrets never need to be written in plain text: any string value of a source sec
 ``env:NAME`` (an environment variable), ``cmd:COMMAND`` (the first line a shell command prints) or
 ``file:PATH`` (a file's contents, stripped). Plain values work, with a warning when the file is
 readable by other users.
+
+An optional ``[llm]`` table configures the model writer (reference: ``llm_writer.py``); its ``api_key``
+and ``api_base`` may be secret references too.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from impact_miner.errors import ConfigError
 from impact_miner.model import Person, SourceSection
@@ -39,6 +42,7 @@ class Config:
     timezone: str | None = None
     sections: list[SourceSection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    llm: dict[str, Any] = field(default_factory=dict)  # the validated [llm] table, secrets resolved
 
 
 def default_config_path() -> Path:
@@ -113,7 +117,57 @@ def parse_config(
                 )
             options[key] = value
         config.sections.append(SourceSection(name=name, type=source_type, options=options))
+    config.llm = _llm_table(data.get("llm", {}), path, env, config.warnings, shared_with_others)
     return config
+
+
+# [llm] keys: (accepted types, what a valid value looks like)
+LLM_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "model": ((str,), 'a litellm model string, e.g. model = "openai/gpt-4o-mini"'),
+    "api_base": ((str,), 'a URL, e.g. api_base = "http://127.0.0.1:11434/v1"'),
+    "api_key": ((str,), 'a secret reference, e.g. api_key = "env:OPENAI_API_KEY"'),
+    "timeout": ((int, float), "seconds per call, e.g. timeout = 60"),
+    "concurrency": ((int,), "projects written at once, 1 to 64, e.g. concurrency = 4"),
+    "token_budget": ((int,), "evidence tokens per project, at least 200, e.g. token_budget = 3000"),
+    "max_retries": ((int,), "retries after a 429 or 5xx, 0 to 10, e.g. max_retries = 2"),
+    "redact_patterns": ((list,), 'a list of regular expressions, e.g. redact_patterns = ["Acme Corp"]'),
+    "framework": ((str,), 'framework = "leadership-principles", "engineering-ladder" or a file path'),
+    "local_only": ((bool,), "true or false"),
+}
+LLM_RANGES: dict[str, tuple[float, float]] = {
+    "timeout": (0.001, 3600),
+    "concurrency": (1, 64),
+    "token_budget": (200, 1_000_000),
+    "max_retries": (0, 10),
+}
+
+
+def _llm_table(
+    value: Any, path: Path, env: Mapping[str, str], warnings: list[str], shared_with_others: bool
+) -> dict[str, Any]:
+    """The ``[llm]`` table, type-checked, with ``api_key``/``api_base`` secret references resolved."""
+    table = _table(value, "llm", path)
+    llm: dict[str, Any] = {}
+    for key, item in table.items():
+        if key not in LLM_KEYS:
+            raise ConfigError(f"config {path}: [llm] has no key `{key}`; known keys: {', '.join(LLM_KEYS)}")
+        types, example = LLM_KEYS[key]
+        if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
+            raise ConfigError(f"config {path}: [llm] {key} must be {example}")
+        low, high = LLM_RANGES.get(key, (0.0, 0.0))
+        if key in LLM_RANGES and not low <= cast(float, item) <= high:
+            raise ConfigError(f"config {path}: [llm] {key} = {item} is out of range; use {example}")
+        if key == "redact_patterns":
+            item = _strings(item, "llm.redact_patterns", path)
+        if isinstance(item, str) and key in ("api_key", "api_base") and item.startswith(SECRET_PREFIXES):
+            item = resolve_secret(item, f"llm.{key}", env)
+        elif key == "api_key" and shared_with_others:
+            warnings.append(
+                f"config {path} holds a plain-text secret in llm.api_key and is readable by other users; "
+                f"use env:/cmd:/file: instead, or run `chmod 600 {path}`"
+            )
+        llm[key] = item
+    return llm
 
 
 def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:

@@ -25,10 +25,15 @@ DATE_KEYS = ("first_date", "last_date")
 def project_facts(project: Project, evidence: Sequence[Evidence]) -> Facts:
     """Counts by kind, ``items``, sizes, ``repositories``, ``days`` and ``first_date``/``last_date``.
 
-    Only counts and sums greater than zero are included; an empty project has no facts.
+    Only counts and sums greater than zero are included; an empty project has no facts. Linked metric
+    rows are not work: they are left out of counts, sizes and dates, and the project's measured results
+    add their numbers as printed (``measured.1.before``, ... see :func:`impact_miner.metrics.metric_facts`).
     """
+    from impact_miner.metrics import metric_facts
+
     wanted = set(project.evidence_ids)
-    items = list({e.id: e for e in reversed(evidence) if e.id in wanted}.values())
+    found = list({e.id: e for e in reversed(evidence) if e.id in wanted}.values())
+    items = [e for e in found if e.kind != "metric"] or found
     if not items:
         return {}
     kinds = Counter(count_key(e.kind) for e in items)
@@ -49,6 +54,7 @@ def project_facts(project: Project, evidence: Sequence[Evidence]) -> Facts:
     facts.update({key: value for key, value in totals.items() if value > 0})
     facts["first_date"] = dates[0].isoformat()
     facts["last_date"] = dates[-1].isoformat()
+    facts.update(metric_facts(project.metrics))
     return facts
 
 
@@ -63,5 +69,5 @@ def kind_counts(facts: Facts) -> list[tuple[str, int]]:
     return [
         (key, value)
         for key, value in facts.items()
-        if key not in TOTAL_KEYS and key not in DATE_KEYS and isinstance(value, int)
+        if key not in TOTAL_KEYS and key not in DATE_KEYS and isinstance(value, int) and "." not in key
     ]

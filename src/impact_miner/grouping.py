@@ -3,8 +3,10 @@
 An item's link keys are its refs, its own locator (``owner/repo#12`` for a pull request and for a
 review of it, ``KEY-1`` for a ticket), a commit's full sha and a ticket's epic or parent. Items that
 share a key are joined (connected components). Items that share none are grouped by repository and
-top-level directory. Trivial chores fold into one Maintenance project, unless they share a key with
-real work, which they then join (a chore never joins two pieces of work together).
+top-level directory, except a ticket, which is a piece of work of its own. Trivial chores fold into one
+Maintenance project, unless they share a key with real work, which they then join (a chore never joins
+two pieces of work together). A project whose tickets belong to an epic whose summary they carry
+(``extra["epic_title"]``) is titled ``EPIC-1: summary``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def group_projects(evidence: Sequence[Evidence]) -> list[Project]:
             "id": [e.id for e in items],
             "keys": [link_keys(e) for e in items],
             "chore": [chore_kind(e) is not None for e in items],
+            "ticket": [e.kind == "ticket" for e in items],
             "area": [f"{e.repo}\0{_top_dir(e)}" for e in items],
             "lines": [_lines(e) for e in items],
             "files": [e.files or 0 for e in items],
@@ -86,7 +89,7 @@ def group_projects(evidence: Sequence[Evidence]) -> list[Project]:
     frame["root"] = frame["id"].map(roots)
     linked = frame.groupby("root")["id"].transform("size") > 1
     frame["group"] = "c:" + frame["root"]
-    frame.loc[~linked, "group"] = "a:" + frame["area"]
+    frame.loc[~linked & ~frame["ticket"], "group"] = "a:" + frame["area"]  # a lone ticket is its own work
     frame.loc[~linked & frame["chore"], "group"] = "m:"
 
     pairs = pairs.merge(frame[["id", "group"]], on="id")
@@ -116,13 +119,17 @@ def group_projects(evidence: Sequence[Evidence]) -> list[Project]:
 
 
 def link_keys(item: Evidence) -> list[str]:
-    """The keys ``item`` can share with others: refs, own locator, commit sha, epic and parent."""
+    """The keys ``item`` can share with others: refs, own locator, commit sha, epic and parent.
+
+    ``owner/repo#N`` keys are lower-cased: repository names are case-insensitive on GitHub (and GitLab),
+    so a remote's ``Acme/API`` and the API's ``acme/api`` are the same repository.
+    """
     keys = [*item.refs, item.id.split(":", 1)[-1]]
     for name in ("sha", "epic", "parent"):
         value = item.extra.get(name)
         if isinstance(value, str) and value:
             keys.append(value)
-    return list(dict.fromkeys(k for k in keys if k))
+    return list(dict.fromkeys(k.lower() if "#" in k else k for k in keys if k))
 
 
 def chore_kind(item: Evidence) -> str | None:
@@ -172,6 +179,29 @@ def project_subject(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str
     return clean_subject(source.title) or _first_line(source.title) or "untitled work", source
 
 
+def project_epic(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, str]:
+    """The epic the project's items belong to and its summary, or ``("", "")`` when no summary is known.
+
+    An item names its epic in ``extra["epic"]`` and, when its source knows it, the epic's summary in
+    ``extra["epic_title"]`` (the epic itself is rarely in the person's evidence). With several epics, the
+    one most items belong to wins, then the first in ``keys``.
+    """
+    holders: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    for item in items:
+        epic = item.extra.get("epic")
+        if isinstance(epic, str) and epic:
+            holders[epic] = holders.get(epic, 0) + 1
+            title = item.extra.get("epic_title")
+            if isinstance(title, str) and title.strip():
+                titles.setdefault(epic, " ".join(title.split()))
+    if not holders:
+        return "", ""
+    order = {key: n for n, key in enumerate(keys)}
+    epic = min(holders, key=lambda k: (-holders[k], order.get(k, len(order)), k))
+    return (epic, titles[epic]) if epic in titles else ("", "")
+
+
 def _components(frame: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, str]:
     """Map each id to its component's root: real work joins on shared keys, a chore joins at most one."""
     parent = {str(i): str(i) for i in frame["id"]}
@@ -207,9 +237,16 @@ def _project(group: str, members: list[Evidence], shared: list[tuple[str, int]])
     if group.startswith("m:"):
         return Project(MAINTENANCE_ID, "Maintenance", ids, repos=repos, maintenance=True)
     keys = _order_keys(shared, members)
+    epic, epic_title = project_epic(keys, members) if group.startswith("c:") else ("", "")
+    if epic_title:
+        keys = [epic, *(k for k in keys if k != epic)]
+        return Project(epic.lower(), f"{epic}: {epic_title}", ids, keys=keys, repos=repos)
     subject, _ = project_subject(keys, members)
     subject = subject[:1].upper() + subject[1:]
     ticket = next((k for k in keys if is_ticket_key(k)), None)
+    lone = members[0].locator if len(members) == 1 and members[0].kind == "ticket" else ""
+    if ticket is None and is_ticket_key(lone):
+        ticket = lone
     if ticket is not None:
         return Project(ticket.lower(), f"{ticket}: {subject}", ids, keys=keys, repos=repos)
     repo, top_dir = _area(members)

@@ -1,16 +1,20 @@
 """The deterministic writer: one outcome-first sentence per project, from the evidence and facts alone.
 
-It states only what the evidence shows: the subject's own words, the computed facts, the repositories
-and the ticket and pull-request keys. Same input, byte-identical output.
+It states only what the evidence shows: the subject's own words, the computed facts, the repositories,
+the ticket and pull-request keys and the tickets' web links. Same input, byte-identical output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
 
 from impact_miner.facts import Facts, kind_counts
 from impact_miner.grouping import CHORE_RULES, chore_kind, conventional_type, is_ticket_key, project_subject
+from impact_miner.metrics import change_text, format_percent, format_window, weak_labels
 from impact_miner.model import Evidence, Project
+from impact_miner.refs import URL
 
 # Imperative (and third-person) leading verbs of subjects, in the past tense.
 PAST_TENSE = {
@@ -95,6 +99,8 @@ TYPE_LEADS = {
 DEFAULT_LEAD = "Delivered"
 KIND_NOUNS = {"pull_requests": ("pull request", "pull requests")}
 MAX_NAMED_REPOS = 3
+MAX_STATED_METRICS = 3  # measured results (and claims) named in a statement; the rest are in the table
+MAX_TICKET_LINKS = 5
 
 
 def offline_statement(project: Project, evidence: Sequence[Evidence], facts: Facts) -> str:
@@ -110,7 +116,10 @@ def offline_statement(project: Project, evidence: Sequence[Evidence], facts: Fac
     parts += [f"in {repos}" if repos else "", _when(facts)]
     keys = _keys(project, items)
     sentence = " ".join(part for part in parts if part)
-    return f"{sentence} [{', '.join(keys)}]." if keys else f"{sentence}."
+    sentence = f"{sentence} [{', '.join(keys)}]." if keys else f"{sentence}."
+    links = _ticket_links(keys, items)
+    statement = f"{sentence} Tickets: {', '.join(links)}." if links else sentence
+    return with_metrics(statement, project.metrics) if project.metrics else statement
 
 
 def plural(count: int, singular: str, plural_form: str = "") -> str:
@@ -184,6 +193,56 @@ def _keys(project: Project, items: Sequence[Evidence]) -> list[str]:
         found += [k for k in (*item.refs, locator, str(item.extra.get("epic") or "")) if is_ticket_key(k)]
     found += [e.id.split(":", 1)[-1] for e in items if e.kind == "pull_request"]
     return list(dict.fromkeys(found))
+
+
+def _ticket_links(keys: Sequence[str], items: Sequence[Evidence]) -> list[str]:
+    """The web URLs of the project's tickets (``{jira}/browse/KEY``), in the order of ``keys``; at most
+    ``MAX_TICKET_LINKS``, then ``…``."""
+    tickets = {e.id.split(":", 1)[-1]: e.url for e in items if e.kind == "ticket" and URL.fullmatch(e.url)}
+    order = {key: n for n, key in enumerate(keys)}
+    links = [tickets[k] for k in sorted(tickets, key=lambda k: (order.get(k, len(order)), k))]
+    return links if len(links) <= MAX_TICKET_LINKS else [*links[:MAX_TICKET_LINKS], "…"]
+
+
+def with_metrics(statement: str, metrics: Sequence[Mapping[str, Any]]) -> str:
+    """``statement`` led by its measured improvements, followed by other measured changes and the claims.
+
+    ``"Reduced search p95 latency 32% (320 ms → 218 ms, measured 7 days before/after): moved …"``; weak
+    results say so (``…; weak: within noise)``); claims are quoted and labelled: ``Author reports
+    "p95 from 320 ms to 218 ms" (claimed).``
+    """
+    measured = [m for m in metrics if m.get("source") == "measured" and change_text(m)]
+    leads = [_measured_phrase(m) for m in measured if m.get("improved")][:MAX_STATED_METRICS]
+    others = [_measured_phrase(m) for m in measured if not m.get("improved")][:MAX_STATED_METRICS]
+    quotes = [f'"{m["text"]}"' for m in metrics if m.get("source") == "claimed" and m.get("text")]
+    text = statement
+    if leads:
+        lead = _join([leads[0], *(_lower_first(phrase) for phrase in leads[1:])])
+        text = f"{lead}: {_lower_first(statement)}"
+    if others:
+        text += f" Measured: {'; '.join(others)}."
+    if quotes:
+        text += f" Author reports {_join(quotes[:MAX_STATED_METRICS])} (claimed)."
+    return text
+
+
+def _measured_phrase(metric: Mapping[str, Any]) -> str:
+    """``Reduced search p95 latency 32% (320 ms → 218 ms, measured 7 days before/after)``."""
+    name = str(metric.get("name") or "the metric")
+    percent = metric.get("percent")
+    size = f" {format_percent(percent)}" if percent is not None else ""
+    window = format_window(timedelta(days=float(metric.get("window_days") or 7)))
+    weak = weak_labels(metric)
+    detail = f"{change_text(metric)}, measured {window} before/after" + (
+        f"; weak: {', '.join(weak)}" if weak else ""
+    )
+    delta = float(metric.get("delta") or 0)
+    if metric.get("improved"):
+        verb = "Reduced" if metric.get("better") == "lower" else "Increased"
+        return f"{verb} {name}{size} ({detail})"
+    if delta == 0:
+        return f"{name} unchanged ({detail})"
+    return f"{name} {'rose' if delta > 0 else 'fell'}{size} ({detail})"
 
 
 def _maintenance(items: Sequence[Evidence], repos: str, facts: Facts) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from impact_miner.errors import MineError
 from impact_miner.model import (
@@ -26,6 +27,9 @@ from impact_miner.model import (
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.store import Cache
 
+if TYPE_CHECKING:
+    from impact_miner.llm_writer import LLMOptions
+
 Progress = Callable[[str], None]
 
 
@@ -40,6 +44,8 @@ class RunSpec:
     writer: Writer = field(default_factory=Writer)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     cache: Cache | None = None
+    llm: LLMOptions | None = None  # a model to write statements with; None: the offline writer only
+    framework: str | None = None  # competency framework (built-in name or TOML path); None: the default
 
 
 def check_sources(spec: RunSpec) -> None:
@@ -84,12 +90,26 @@ def collect(
     return list(evidence.values()), [r.report for r in results], person
 
 
-def write_statements(projects: list[Project], evidence: list[Evidence]) -> list[Project]:
-    """Write one offline statement per project and verify it against the project's evidence."""
+def write_statements(
+    projects: list[Project],
+    evidence: list[Evidence],
+    llm: LLMOptions | None = None,
+    cache: Cache | None = None,
+    progress: Progress | None = None,
+    framework: str | None = None,
+) -> list[Project]:
+    """Write one offline statement per project and verify it against the project's evidence; tag it
+    with the competencies of ``framework`` whose keywords its evidence matches (deterministic).
+
+    With ``llm``, the model then rewrites each one (``llm_writer.write_with_model``); a project the model
+    cannot do keeps its offline statement, marked not verified, with the reason in its problems.
+    """
     from impact_miner.facts import project_facts
     from impact_miner.offline_writer import offline_statement
+    from impact_miner.prompting import evidence_texts, load_framework, tag_competencies
     from impact_miner.verifier import verify_statement
 
+    chosen = load_framework(framework or (llm.framework if llm else None))
     by_id = {item.id: item for item in evidence}
     written = []
     for project in projects:
@@ -97,25 +117,57 @@ def write_statements(projects: list[Project], evidence: list[Evidence]) -> list[
         facts = project_facts(project, items)
         statement = offline_statement(project, items, facts)
         problems = verify_statement(statement, project.evidence_ids, project, items, facts)
-        written.append(replace(project, statement=statement, verified=not problems, problems=problems))
+        tags = project.competencies or (
+            [] if project.maintenance else tag_competencies(chosen, evidence_texts(items))
+        )
+        written.append(
+            replace(project, statement=statement, competencies=tags, verified=not problems, problems=problems)
+        )
+    if llm is not None:
+        from impact_miner.llm_writer import write_with_model
+
+        written, _ = write_with_model(written, evidence, llm, cache=cache, progress=progress)
     return written
 
 
 def assign_projects(evidence: list[Evidence], projects: list[Project]) -> list[Evidence]:
-    """Evidence in report order (by project, then as the project lists it), each with its project id."""
+    """Evidence in report order (by project, then as the project lists it), each with its project id.
+
+    An item several projects hold (a metric linked to both) is listed once, with the first; items no
+    project holds (a metric linked to none) come last, without a project id.
+    """
     by_id = {item.id: item for item in evidence}
-    return [replace(by_id[i], project_id=p.id) for p in projects for i in p.evidence_ids]
+    placed: dict[str, Evidence] = {}
+    for project in projects:
+        for i in project.evidence_ids:
+            if i not in placed:
+                placed[i] = replace(by_id[i], project_id=project.id)
+    return [*placed.values(), *(item for item in evidence if item.id not in placed)]
+
+
+def link_projects(
+    evidence: list[Evidence], coverage: list[SourceReport], now: datetime
+) -> tuple[list[Project], list[SourceReport]]:
+    """Group the work into projects, then attach metrics and claims to them (metric rows never group).
+
+    A metric no project links to is named in its source's coverage detail.
+    """
+    from impact_miner.grouping import group_projects
+    from impact_miner.metrics import attach_metrics, note_unlinked, split_metric_rows, unlinked_metrics
+
+    work, _ = split_metric_rows(evidence)
+    projects = attach_metrics(group_projects(work), evidence, now=now)
+    return projects, note_unlinked(coverage, unlinked_metrics(projects, evidence))
 
 
 def build_report(spec: RunSpec, progress: Progress | None = None) -> Report:
     """Run the whole pipeline and return the report."""
-    from impact_miner.grouping import group_projects
-
     check_sources(spec)
     evidence, coverage, person = collect(spec, progress)
     if progress:
         progress(f"grouping {len(evidence)} items")
-    projects = write_statements(group_projects(evidence), evidence)
+    projects, coverage = link_projects(evidence, coverage, spec.now)
+    projects = write_statements(projects, evidence, spec.llm, spec.cache, progress, spec.framework)
     return Report(
         person=person,
         range=spec.time_range,
@@ -128,11 +180,9 @@ def build_report(spec: RunSpec, progress: Progress | None = None) -> Report:
 
 def gather_evidence(spec: RunSpec, progress: Progress | None = None) -> Report:
     """Fetch and link evidence without writing statements (``mine evidence`` / ``--dry-run``)."""
-    from impact_miner.grouping import group_projects
-
     check_sources(spec)
     evidence, coverage, person = collect(spec, progress)
-    projects = group_projects(evidence)
+    projects, coverage = link_projects(evidence, coverage, spec.now)
     return Report(
         person, spec.time_range, spec.writer, coverage, projects, assign_projects(evidence, projects)
     )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from impact_miner.errors import ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     from impact_miner.store import Cache
 
 ENTRY_POINT_GROUP = "impact_miner.connectors"
+
+
+class Throttle(Protocol):
+    """Request pacing shared by every worker of a batch (``mine team``), per source name.
+
+    A connector that makes HTTP requests calls ``wait(section.name)`` before each one, and
+    ``hold(section.name, seconds)`` when the service says to back off (429, ``Retry-After``), so that
+    every worker backs off, not just the one that was told.
+    """
+
+    def wait(self, source: str) -> None: ...
+
+    def hold(self, source: str, seconds: float) -> None: ...
 
 
 @dataclass
@@ -31,6 +44,7 @@ class FetchContext:
     cache: Cache | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
     progress: Callable[[str], None] | None = None
+    throttle: Throttle | None = None
 
 
 FetchFunction = Callable[[Person, TimeRange, SourceSection, FetchContext], FetchResult]

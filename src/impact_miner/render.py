@@ -11,7 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from impact_miner.model import Evidence, Report
+from impact_miner.metrics import TABLE_HEADER, table_cells
+from impact_miner.model import Report
+from impact_miner.outputs import GroupBy, group_statements
 
 SCHEMA = "impact-miner/report@1"
 EVIDENCE_COLUMNS = [
@@ -52,12 +54,23 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+def render_json(report: Report, group_by: GroupBy = "project") -> str:
+    """The report JSON; grouped by competency it also has ``groups`` (heading, competency, project ids)."""
+    data = report_to_dict(report)
+    if group_by == "competency":
+        data["groups"] = [
+            {
+                "heading": g.heading,
+                "competency": g.competency,
+                "project_ids": [entry.project.id for entry in g.entries],
+            }
+            for g in group_statements(report, group_by)
+        ]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_markdown(report: Report) -> str:
-    """The default report: header, one section per project, coverage footer."""
+def render_markdown(report: Report, group_by: GroupBy = "project") -> str:
+    """The default report: header, one section per project (or per competency), coverage footer."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
@@ -70,15 +83,14 @@ def render_markdown(report: Report) -> str:
     )
     env.filters["md"] = markdown_text
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M %z") if moment else ""
-    by_project: dict[str, list[Evidence]] = {}
-    for item in report.evidence:
-        by_project.setdefault(item.project_id or "", []).append(item)
+    env.filters["metric_cells"] = table_cells
+    env.globals["metric_header"] = TABLE_HEADER
     identities = " · ".join(
         f"{source}: {value if isinstance(value, str) else ', '.join(value)}"
         for source, value in report.person.identities().items()
     )
     return env.get_template("report.md.j2").render(
-        report=report, by_project=by_project, identities=identities or "none"
+        report=report, groups=group_statements(report, group_by), identities=identities or "none"
     )
 
 

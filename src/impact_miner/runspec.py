@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from impact_miner.config import Config, config_path, load_config
-from impact_miner.model import Person, SourceSection
+from impact_miner.errors import UsageError
+from impact_miner.llm_writer import LLMOptions, check_local, is_offline
+from impact_miner.model import Person, SourceSection, Writer
 from impact_miner.pipeline import RunSpec
+from impact_miner.redact import compile_patterns
 from impact_miner.registry import Connector, available, lookup
 from impact_miner.store import Cache, default_cache_path
 from impact_miner.timerange import resolve_range, resolve_timezone
@@ -26,6 +30,11 @@ class RunOptions:
     timezone: str | None = None
     refresh: bool = False
     use_cache: bool = True
+    model: str | None = None  # "offline" forces the offline writer over a configured model
+    api_base: str | None = None
+    local_only: bool = False
+    framework: str | None = None
+    concurrency: int | None = None
 
 
 def read_config(options: RunOptions, env: Mapping[str, str]) -> Config:
@@ -40,13 +49,63 @@ def resolve_run(
     tz = resolve_timezone(options.timezone or config.timezone)
     time_range = resolve_range(options.since, options.until, now=now.astimezone(tz), tz=tz)
     connectors = available()
+    llm = llm_for(options, config.llm, env or {})
+    framework = options.framework or config.llm.get("framework")
+    if framework and llm is None:
+        from impact_miner.prompting import load_framework
+
+        load_framework(framework)  # a bad name or file fails now (exit 2), not after fetching
     return RunSpec(
         person=person_for(config.person, options.authors),
         time_range=time_range,
         sources=sources_for(config.sections, options.repos, connectors),
         now=now,
         cache=Cache(default_cache_path(env or {}), refresh=options.refresh) if options.use_cache else None,
+        writer=writer_for(llm),
+        llm=llm,
+        framework=framework,
     )
+
+
+def llm_for(options: RunOptions, table: Mapping[str, Any], env: Mapping[str, str]) -> LLMOptions | None:
+    """The model writer's options (the CLI over ``[llm]``), or ``None`` for the offline writer.
+
+    ``--local-only`` (or ``local_only = true``) with a model not served on this machine is a UsageError.
+    """
+    model = options.model or table.get("model")
+    if is_offline(model):
+        return None
+    assert model is not None
+    api_base = options.api_base or table.get("api_base")
+    local_only = options.local_only or bool(table.get("local_only", False))
+    if local_only:
+        check_local(model, api_base, env)
+    if api_base and not api_base.startswith(("http://", "https://")):
+        raise UsageError(f"api_base {api_base!r} is not an http(s) URL; e.g. --api-base http://127.0.0.1:8080/v1")
+    defaults = LLMOptions(model=model)
+    llm = LLMOptions(
+        model=model,
+        api_base=api_base,
+        api_key=table.get("api_key"),
+        timeout=float(table.get("timeout", defaults.timeout)),
+        concurrency=options.concurrency or int(table.get("concurrency", defaults.concurrency)),
+        token_budget=int(table.get("token_budget", defaults.token_budget)),
+        max_retries=int(table.get("max_retries", defaults.max_retries)),
+        redact_patterns=tuple(table.get("redact_patterns", ())),
+        framework=options.framework or str(table.get("framework", defaults.framework)),
+        local_only=local_only,
+    )
+    compile_patterns(llm.redact_patterns)
+    return llm
+
+
+def writer_for(llm: LLMOptions | None) -> Writer:
+    """The report's writer: offline, or ``llm`` with the model and the prompt version it will use."""
+    if llm is None:
+        return Writer()
+    from impact_miner.prompting import load_framework, prompt_version
+
+    return Writer(name="llm", model=llm.model, prompt_version=prompt_version(load_framework(llm.framework)))
 
 
 def person_for(person: Person, authors: tuple[str, ...]) -> Person:

@@ -8,8 +8,10 @@ evidence does not support. Statement text is untrusted: every rule is checked on
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from impact_miner.facts import Facts
 from impact_miner.model import Evidence, Project
@@ -169,6 +171,8 @@ def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> l
             allowed.add(str(value))
             if float(value).is_integer():
                 allowed.add(str(int(value)))
+            elif isinstance(value, float) and math.isfinite(value):
+                allowed.add(format(Decimal(repr(value)), "f"))  # 1.23e-05 is written 0.0000123
     return [
         f"number not in this project's evidence or facts: {n}"
         for n in _numbers(statement, items)
