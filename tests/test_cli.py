@@ -5,6 +5,8 @@ The CLI reads the real clock, so commits are dated relative to now; everything e
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -130,9 +132,9 @@ def test_evidence_command_and_dry_run(
     git_repo, shas = repo
     code, out, _ = run(capsys, "evidence", "--since", "2w", "--repo", str(git_repo.path), "--format", "csv")
     assert code == 0
-    lines = out.splitlines()
-    assert lines[0].startswith("id,source,kind,title,url")
-    assert len(lines) == 3
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["id"] for r in rows} == {f"git:acme/api@{shas['search']}", f"git:acme/api@{shas['cache']}"}
+    assert all(r["project_id"] and r["url"].startswith("https://github.com/acme/api/commit/") for r in rows)
     code, out, _ = run(capsys, "--dry-run", "--since", "2w", "--repo", str(git_repo.path))
     assert code == 0
     assert "cache merged segments" in out and "Verified" not in out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import tempfile
@@ -107,13 +105,11 @@ def render_evidence(report: Report, fmt: str) -> str:
     rows = [e.to_dict() for e in report.evidence]
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    flat = [{c: _cell(row[c]) for c in EVIDENCE_COLUMNS} for row in rows]
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EVIDENCE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(flat)
-        return buffer.getvalue()
+        from impact_miner.render_csv import render_evidence_csv
+
+        return render_evidence_csv(report)
+    flat = [{c: _cell(row[c]) for c in EVIDENCE_COLUMNS} for row in rows]
     if not flat:
         return "No evidence in range.\n"
     import pandas as pd
