@@ -23,15 +23,18 @@ and ``read:org`` scope; a fine-grained token needs read access to pull requests 
   login and merged in ``[since, until)``; ``github-review:OWNER/REPO#N`` (kind ``review``), one per
   other person's pull request the login reviewed in the range, with the latest approval or change
   request (else comment) as its state; ``github-issue:OWNER/REPO#N`` (kind ``issue``) with
-  ``issues = true``. Pull requests carry the SHAs of their first 100 commits and their merge commit
+  ``issues = true`` (found with ``involves:LOGIN``; kept when the login closed it, or their pull request
+  or commit did). A review counts the login's first 100 reviews of each pull request (each reply in a
+  review thread is one). Pull requests carry the SHAs of their first 100 commits and their merge commit
   in ``refs``, so the git connector's commits join them (as do ``(#N)`` subjects and ticket keys in
   the title, branch and body, and the issues they close).
 - Cost: every field comes in the search requests themselves, up to 100 results per search page and
   up to four searches (pull requests, reviews, issues, and the slices below) per request, so N pull
-  requests cost at most ⌈N/100⌉ requests, plus one to look up the token's login when none is
-  configured. GitHub search stops at 1,000 results: a larger window is split until each slice is
-  under the cap; a window with more than two pages is split in four so that their pages share
-  requests. A range still open at run time is split at the start of today (UTC).
+  requests take at most ⌈N/100⌉ requests, plus one to look up the token's login when none is
+  configured (bench/github_requests.py prints the figures). GitHub search stops at 1,000 results: a
+  larger window is split until each slice is under the cap (each split costs the request that found
+  the count); a window with more than two pages is split in four so that their pages share requests.
+  A range still open at run time is split at the start of today (UTC).
 - Cache: every slice of a window that had ended when it was fetched, and came back complete, is
   stored in the local cache (keyed by url, login, kind, filters and window; never the token), so a
   rerun of a closed range makes no request. The token's login is remembered under a SHA-256
@@ -326,7 +329,7 @@ class Client:
     def query(self, text: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The response document (``data`` and maybe ``errors``) of one GraphQL query, after retries."""
         from github.GithubException import GithubException
-        from requests.exceptions import ConnectionError, Timeout
+        from requests.exceptions import RequestException, Timeout
 
         requester = self._github.requester
         transient = limited = 0
@@ -364,16 +367,22 @@ class Client:
                     f"GitHub refused the query ({exc.status}: {message or 'no message'}) "
                     f"for sources.{self.config.name}"
                 ) from None
-            except (Timeout, ConnectionError) as exc:
+            except RequestException as exc:  # timeouts, refused or broken connections
                 transient += 1
                 reason = (
                     f"no answer from {self.config.graphql_url} within {self.config.timeout} s"
                     if isinstance(exc, Timeout)
-                    else f"cannot connect to {self.config.graphql_url}"
+                    else f"cannot talk to {self.config.graphql_url} ({type(exc).__name__})"
                 )
                 self._back_off(transient, reason, timeout=isinstance(exc, Timeout))
                 continue
-            if not isinstance(body, dict) or not ("data" in body or "errors" in body):
+            except ValueError:  # a body that starts like JSON but is not
+                body = None
+            if (
+                not isinstance(body, dict)
+                or not ("data" in body or "errors" in body)
+                or not isinstance(body.get("data"), dict | None)
+            ):
                 raise SourceError(
                     f"{self.config.graphql_url} did not answer like GitHub's GraphQL API; "
                     f"check sources.{self.config.name}.url"
@@ -398,10 +407,14 @@ class Client:
 
     def _back_off(self, attempt: int, reason: str, *, timeout: bool = False) -> None:
         fix = f" or raise sources.{self.config.name}.timeout" if timeout else ""
-        message = f"{reason} ({attempt} attempts); rerun later{fix}"
+        message = f"{reason} ({plural(attempt, 'attempt')}); rerun later{fix}"
         if attempt >= TRANSIENT_ATTEMPTS:
             raise Stop(message)
         self._wait(2.0**attempt, lambda _until: message)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _message(data: Any) -> str:
@@ -476,7 +489,7 @@ def sso_detail(headers: Iterable[str], hidden: int, name: str) -> str:
             elif key == "organizations" and value:
                 orgs += [f"organization id {v.strip()}" for v in value.split(",") if v.strip()]
     names = ", ".join(dict.fromkeys(orgs)) or "an organization"
-    what = f"{hidden} results hidden" if hidden else "access refused"
+    what = f"{plural(hidden, 'result')} hidden" if hidden else "access refused"
     link = f" at {links[0]}" if links else " (GitHub → Settings → Personal access tokens → Configure SSO)"
     return (
         f"{what} by SAML single sign-on of {names}: authorise the token of sources.{name} "
@@ -513,9 +526,11 @@ class Slice:
 
     @property
     def complete(self) -> bool:
+        """Done, nothing hidden or missing, and so for every child."""
+        whole = not self.problems and not self.hidden
         if self.children:
-            return all(child.complete for child in self.children)
-        return self.done and not self.problems and not self.hidden
+            return whole and all(child.complete for child in self.children)
+        return whole and self.done
 
     @property
     def stands_alone(self) -> bool:
@@ -769,16 +784,20 @@ class Run:
         self.context = context
         self.env = env
         self.login = config.login
+        self.token: str | None = None
         self.client: Client | None = None
         self.cache_hits = 0
-        self.problems: list[str] = []
 
     # requests
 
+    def _token(self) -> str:
+        if self.token is None:
+            self.token = resolve_token(self.config, self.env)
+        return self.token
+
     def _client(self) -> Client:
         if self.client is None:
-            token = resolve_token(self.config, self.env)
-            self.client = Client(self.config, token, now=self.context.now, sleep=self.context.sleep)
+            self.client = Client(self.config, self._token(), now=self.context.now, sleep=self.context.sleep)
         return self.client
 
     @property
@@ -786,36 +805,37 @@ class Run:
         return self.client.requests if self.client else 0
 
     def _viewer(self) -> str:
-        """The token's own login (remembered under the token's SHA-256 fingerprint)."""
-        token = resolve_token(self.config, self.env)
-        key = {"v": CACHE_VERSION, "what": "viewer", "url": self.config.url,
-               "token_sha256": hashlib.sha256(token.encode()).hexdigest()}  # fmt: skip
+        """The token's own login (remembered under the token's SHA-256 fingerprint, never the token)."""
+        fingerprint = hashlib.sha256(self._token().encode()).hexdigest()
+        key = {"v": CACHE_VERSION, "what": "viewer", "url": self.config.url, "token_sha256": fingerprint}
+        problem = ""
 
         def ask() -> dict[str, str]:
+            nonlocal problem
             body = self._client().query(VIEWER_QUERY, {})
+            problem = _message(body)
             viewer = (body.get("data") or {}).get("viewer") or {}
             return {"login": str(viewer.get("login") or "")}
 
         found = cached(self.context.cache, CACHE_NAMESPACE, key, ask, storable=lambda v: bool(v.get("login")))
         if not found.get("login"):
             raise SourceError(
-                f"GitHub did not say whose token sources.{self.config.name}.token is; "
-                f"set sources.{self.config.name}.login or [me.logins] github"
+                f"GitHub did not say whose token sources.{self.config.name}.token is"
+                + (f" ({problem})" if problem else "")
+                + f"; set sources.{self.config.name}.login or [me.logins] github"
             )
         return str(found["login"])
 
     # slices
 
     def _key(self, item: Slice) -> dict[str, Any]:
+        """What a slice is stored under: source, identity, kind, filters and the window it answers for."""
         window = [item.member[0].isoformat(), item.member[1].isoformat()]
-        if item.kind != "review":
-            window = [item.since.isoformat(), (item.until or item.member[1]).isoformat()]
         return {"v": CACHE_VERSION, "what": "search", "url": self.config.url, "login": self.login.lower(),
                 "kind": item.kind, "scope": list(item.scope), "window": window}  # fmt: skip
 
     def _closed(self, item: Slice) -> bool:
-        end = item.member[1] if item.kind == "review" else (item.until or item.member[1])
-        return end <= self.context.now
+        return item.member[1] <= self.context.now
 
     def roots(self) -> list[Slice]:
         """One slice per kind, scope group and part of the range (a range still open is split at today)."""
@@ -853,7 +873,7 @@ class Run:
         if cache is None or not item.stands_alone or not item.complete or not self._closed(item):
             return
         if item.children and all(c.stands_alone for c in item.children):
-            parts = [[c.since.isoformat(), (c.until or c.member[1]).isoformat()] for c in item.children]
+            parts = [[c.member[0].isoformat(), c.member[1].isoformat()] for c in item.children]
             cache.put(CACHE_NAMESPACE, self._key(item), {"parts": parts})
         else:
             cache.put(
@@ -1077,15 +1097,15 @@ class Run:
         kinds = {
             kind: sum(1 for e in items if e.kind == kind) for kind in ("pull_request", "review", "issue")
         }
-        parts = [f"{kinds['pull_request']} merged pull requests"]
+        parts = [f"{plural(kinds['pull_request'], 'merged pull request')}"]
         if self.config.reviews:
             parts.append(f"{kinds['review']} reviewed")
         if self.config.issues:
-            parts.append(f"{kinds['issue']} issues closed")
+            parts.append(f"{plural(kinds['issue'], 'issue')} closed")
         where = self.config.host + (f" ({', '.join([*self.config.orgs, *self.config.repos])})" if
                                     self.config.orgs or self.config.repos else "")  # fmt: skip
-        cost = f"{self.requests} requests" + (
-            f", {self.cache_hits} windows from cache" if self.cache_hits else ""
+        cost = plural(self.requests, "request") + (
+            f", {plural(self.cache_hits, 'window')} from cache" if self.cache_hits else ""
         )
         return f"{self.login} on {where}: {', '.join(parts)}; {cost}"
 

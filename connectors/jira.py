@@ -77,6 +77,7 @@ BASE_FIELDS = (
 )  # fmt: skip
 FIELD_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
 ORDER_BY = re.compile(r"\border\s+by\b", re.I)
+JQL_STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")  # recorded summaries start with U+200B
 
@@ -90,7 +91,7 @@ class Settings:
 
     name: str
     url: str
-    token: str
+    token: str = field(repr=False)
     email: str = ""
     jql: str = ""
     assignee: str = ""
@@ -132,9 +133,12 @@ def read_settings(section: SourceSection) -> Settings:
     if email and "@" not in email:
         raise ConfigError(f"{where}.email must be the Cloud account's email address (or be left out)")
     jql = _optional_string(section, "jql")
-    if ORDER_BY.search(jql):
+    outside_strings = JQL_STRING.sub('""', jql)
+    if ORDER_BY.search(outside_strings):
         raise ConfigError(f"{where}.jql must be a filter without ORDER BY (it is ANDed with other clauses)")
-    if jql.count("(") != jql.count(")") or jql.count('"') % 2:
+    if outside_strings.count("(") != outside_strings.count(")") or re.search(
+        r"[\"']", JQL_STRING.sub("", jql)
+    ):
         raise ConfigError(f"{where}.jql has unbalanced parentheses or quotes: {jql}")
     fields = {}
     for key in ("epic_field", "story_points_field"):
@@ -269,7 +273,7 @@ class JiraClient:
                     continue
                 raise SourceError(
                     f"Jira at {self.settings.url} did not answer within {self.settings.timeout:g} s "
-                    f"({attempt + 1} attempts); check sources.{self.settings.name}.url, or raise "
+                    f"({_attempts(attempt + 1)}); check sources.{self.settings.name}.url, or raise "
                     f"sources.{self.settings.name}.timeout"
                 ) from None
             except requests.ConnectionError as error:
@@ -347,10 +351,14 @@ class JiraClient:
                     f"Jira rate limit: asked to wait {asked:g} s, more than {where}.max_wait = "
                     f"{self.settings.max_wait:g} s; rerun later or raise {where}.max_wait"
                 )
-            return f"Jira kept answering 429 Too Many Requests ({attempts} attempts); rerun later"
+            return f"Jira kept answering 429 Too Many Requests ({_attempts(attempts)}); rerun later"
         if status >= 500:
-            return f"Jira answered HTTP {status} for {path}{quoted} ({attempts} attempts); try again later"
+            return f"Jira answered HTTP {status} for {path}{quoted} ({_attempts(attempts)}); try again later"
         return f"Jira answered HTTP {status} for {path}{quoted}"
+
+
+def _attempts(n: int) -> str:
+    return f"{n} attempt{'' if n == 1 else 's'}"
 
 
 def _jira_says(error: Any) -> str:

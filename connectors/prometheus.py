@@ -37,6 +37,7 @@ Each query must return exactly one series (aggregate it, e.g. ``sum(...)``); val
 Errors: an unreachable server fails the source after the retries (no further metric is tried); a query
 Prometheus rejects (HTTP 400 ``bad_data``, 422 ``execution``) is quoted in coverage; a query with no
 data or several series marks the source partial; when every metric fails, the source fails.
+Prometheus's own warnings are shown in coverage. With ``mine team`` the requests share its pacing.
 """
 
 from __future__ import annotations
@@ -182,9 +183,10 @@ def fetch(
 ) -> FetchResult:
     """One ``query_range`` per metric over the padded range; one evidence row per metric with data."""
     config = settings(section)
-    client = _Client(config, context)
+    client = _Client(config, context, section.name)
     evidence: list[Evidence] = []
     failures: list[str] = []
+    notes: list[str] = []  # Prometheus's warnings: shown, but the data came back
     steps: set[int] = set()
     points = 0
     try:
@@ -208,6 +210,7 @@ def fetch(
                 continue
             steps.add(step)
             points += len(series)
+            notes += [f"{spec.name}: Prometheus warns: {w}" for w in data.get("warnings") or []]
             evidence.append(
                 metric_evidence(
                     spec,
@@ -237,7 +240,7 @@ def fetch(
         source=section.name,
         status="partial" if failures else "ok",
         items=len(evidence),
-        detail="; ".join([summary, *failures]),
+        detail="; ".join([summary, *failures, *notes]),
         type="prometheus",
     )
     return FetchResult(evidence=evidence, report=report)
@@ -250,11 +253,12 @@ def _always(value: bool, _result: Any) -> bool:
 class _Client:
     """One HTTP session to the server; counts the requests it makes."""
 
-    def __init__(self, config: Settings, context: FetchContext) -> None:
+    def __init__(self, config: Settings, context: FetchContext, source: str) -> None:
         import requests
 
         self.config = config
         self.context = context
+        self.source = source
         self.requests = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"impact-miner/{__version__}"
@@ -287,8 +291,15 @@ class _Client:
         try:
             for attempt in retrying:
                 with attempt:
+                    if self.context.throttle is not None:
+                        self.context.throttle.wait(self.source)
                     self.requests += 1
-                    return _attempt(self.session, config, params)
+                    try:
+                        return _attempt(self.session, config, params)
+                    except _Transient as exc:
+                        if exc.wait is not None and self.context.throttle is not None:
+                            self.context.throttle.hold(self.source, min(exc.wait, MAX_RETRY_WAIT))
+                        raise
         except _Transient as exc:
             attempts = config.retries + 1
             tried = f"after {attempts} {'attempt' if attempts == 1 else 'attempts'}"

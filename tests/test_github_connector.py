@@ -165,7 +165,7 @@ def test_exactly_the_persons_pull_requests_merged_in_the_half_open_range(github:
     result = fetch(github)
     assert ids(result) == {"github:acme/api#2", "github:acme/api#3", "github:acme/web#8"}
     assert result.report.status == "ok"
-    assert result.report.detail == "ada on 127.0.0.1: 3 merged pull requests, 0 reviewed; 1 requests"
+    assert result.report.detail == "ada on 127.0.0.1: 3 merged pull requests, 0 reviewed; 1 request"
     assert github.searches()[0] == (
         "is:pr is:merged author:ada merged:2026-11-01T00:00:00+00:00..2026-11-14T23:59:59+00:00"
     )
@@ -325,7 +325,7 @@ def test_reviews_count_only_other_peoples_pull_requests_reviewed_in_range(github
     assert reviews["github-review:acme/api#2"].extra["pr_author"] == "dependabot[bot]"
     assert reviews["github-review:acme/api#3"].extra["pr_author"] == "ghost"
     assert "is:pr reviewed-by:ada -author:ada updated:>=2026-11-01T00:00:00+00:00" in github.searches()
-    assert result.report.detail.startswith("ada on 127.0.0.1: 1 merged pull requests, 3 reviewed;")
+    assert result.report.detail.startswith("ada on 127.0.0.1: 1 merged pull request, 3 reviewed;")
 
 
 def test_reviews_can_be_turned_off(github: FakeGitHub) -> None:
@@ -374,7 +374,7 @@ def test_issues_closed_by_the_person_or_their_pull_request_when_enabled(github: 
     assert closed.completed_at == SINCE + 2 * day
     assert "acme/api#30" in closed.refs  # the pull request that closed it, so they share a project
     assert result.report.detail.startswith(
-        "ada on 127.0.0.1: 1 merged pull requests, 0 reviewed, 3 issues closed;"
+        "ada on 127.0.0.1: 1 merged pull request, 0 reviewed, 3 issues closed;"
     )
 
 
@@ -597,7 +597,7 @@ def test_results_hidden_by_saml_sso_make_the_source_partial_naming_the_org(tmp_p
         assert ids(result) == {"github:acme/api#1"}
         assert result.report.status == "partial"
         assert (
-            "1 results hidden by SAML single sign-on of secretorg: authorise the token of sources.gh for "
+            "1 result hidden by SAML single sign-on of secretorg: authorise the token of sources.gh for "
             "secretorg at https://github.com/orgs/secretorg/sso?authorization_request="
             in result.report.detail
         )
@@ -624,6 +624,24 @@ def test_a_graphql_error_without_data_fails_the_source_with_githubs_message(busy
     busy.script(Fault(200, {}, {"data": None, "errors": [{"message": "Something went wrong"}]}))
     with pytest.raises(SourceError, match="GitHub answered the search with an error: Something went wrong"):
         fetch(busy)
+
+
+def test_an_answer_that_is_not_graphql_fails_the_source_naming_the_url(busy: FakeGitHub) -> None:
+    busy.script(Fault(200, {"Content-Type": "text/html"}, "<html><body>Sign in to the proxy</body></html>"))
+    with pytest.raises(
+        SourceError, match=r"/api/graphql did not answer like GitHub's GraphQL API; check sources"
+    ):
+        fetch(busy)
+
+
+def test_a_server_that_is_gone_fails_the_source_after_five_attempts() -> None:
+    with FakeGitHub() as gone:
+        section = SourceSection("gh", "github", {"url": gone.url, "token": gone.token})
+    sleeps: list[float] = []
+    with pytest.raises(SourceError) as raised:
+        gh.fetch(ME, RANGE, section, FetchContext(now=AFTER, sleep=sleeps.append))
+    assert sleeps == [2.0, 4.0, 8.0, 16.0]
+    assert str(raised.value).endswith("/api/graphql (ConnectionError) (5 attempts); rerun later")
 
 
 def test_a_url_without_graphql_fails_the_source_naming_the_option(busy: FakeGitHub) -> None:

@@ -494,6 +494,18 @@ def test_the_jql_quotes_values_and_ands_the_configured_filter() -> None:
     assert parse_datetime("not a date") is None and parse_datetime(None) is None
 
 
+def test_jql_checks_skip_quoted_text_and_settings_never_show_the_token() -> None:
+    options = {
+        "url": "https://x.test",
+        "token": "s3cret-token",
+        "jql": "summary ~ \"order by (\" AND labels = 'a b'",
+    }
+    settings = jira_connector.read_settings(SourceSection("j", "jira", options))
+    assert settings.jql == options["jql"] and "s3cret-token" not in repr(settings)
+    with pytest.raises(ConfigError, match="unbalanced parentheses or quotes"):
+        jira_connector.check(SourceSection("j", "jira", {**options, "jql": 'summary ~ "open'}))
+
+
 def test_a_configured_jql_filters_on_the_server(cloud: FakeJira) -> None:
     result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud, jql="project = K5"), context()[0])
     assert sorted(e.locator for e in result.evidence) == ["K5-2", "K5-3"]
@@ -616,16 +628,16 @@ def test_5xx_is_retried_with_backoff(cloud: FakeJira) -> None:
 
 
 def test_a_timeout_is_retried_then_reported(cloud: FakeJira) -> None:
-    cloud.fail("/search/jql", None, delay=0.6)
+    cloud.fail("/search/jql", None, delay=1.2)
     ctx, sleeps = context()
-    result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud, timeout=0.2), ctx)
+    result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud, timeout=0.5), ctx)
     assert len(result.evidence) == 11 and sleeps == [1.0] and len(cloud.requests) == 2
 
     cloud.reset()
-    cloud.fail("/search/jql", None, delay=0.6, times=4)
-    message, sleeps = fetch_error(cloud, cloud_section(cloud, timeout=0.2))
+    cloud.fail("/search/jql", None, delay=1.2, times=4)
+    message, sleeps = fetch_error(cloud, cloud_section(cloud, timeout=0.5))
     assert message == (
-        f"Jira at {cloud.url} did not answer within 0.2 s (4 attempts); check sources.work-jira.url, or "
+        f"Jira at {cloud.url} did not answer within 0.5 s (4 attempts); check sources.work-jira.url, or "
         "raise sources.work-jira.timeout"
     )
     assert sleeps == [1.0, 2.0, 4.0] and len(cloud.requests) == 4

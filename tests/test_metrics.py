@@ -281,6 +281,22 @@ def test_attach_metrics_compares_each_linked_project_and_lists_claims() -> None:
     assert unlinked_metrics(attached, [first, last, other, latency, orphan]) == [orphan]
 
 
+def test_rows_of_one_metric_from_saved_runs_merge_into_one_series() -> None:
+    first = commit("a1", "SEARCH-1: merges", T0)
+    last = commit("a2", "SEARCH-1: cache", T1)
+    earlier = metric_row("latency", hourly(T0 - 7 * DAY, T0, 320), links=("SEARCH-1",))
+    later = metric_row("latency", hourly(T1, T1 + 7 * DAY, 218), links=("acme/search",))
+    later.id = "metric:latency@2026-11-08..2026-12-08"  # another run's window
+    (search,) = attach_metrics(
+        [project("search-1", [first, last], ["SEARCH-1"])], [first, last, earlier, later], now=NOW
+    )
+    (measured,) = search.metrics
+    assert (measured["before"], measured["after"], measured["points_before"], measured["points_after"]) == (
+        320.0, 218.0, 168, 168,
+    )  # fmt: skip
+    assert search.evidence_ids == [first.id, last.id, earlier.id, later.id]
+
+
 def test_two_projects_on_one_metric_with_overlapping_windows_are_weak() -> None:
     a = commit("a1", "SEARCH-1: merges", T0)
     b = commit("b1", "SEARCH-2: cache", T0 + 3 * DAY)  # lands inside SEARCH-1's after window

@@ -548,6 +548,6 @@ def test_evidence_command_keeps_a_single_out(
     code, out, _ = run(capsys, "evidence", "--since", "2w", "--repo", str(repo.path), "--format", "csv",
                        "--out", str(target))  # fmt: skip
     assert code == 0 and out == ""
-    assert target.read_text().startswith("id,source,kind,title,url")
+    assert target.read_text().startswith("id,project_id,source,kind,title,url")
     code, _, err = run(capsys, "evidence", "--repo", str(repo.path), "--out", "a.csv", "--out", "b.csv")
     assert code == 2 and "give --out once" in err

@@ -188,8 +188,27 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def fetch(section: SourceSection, *, cache: Cache | None = None, sleeps: Sleeps | None = None) -> Any:
-    context = FetchContext(now=NOW, cache=cache, sleep=sleeps or Sleeps())
+@dataclass
+class Throttle:
+    """Records what a team batch's shared pacing is told."""
+
+    calls: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def wait(self, source: str) -> None:
+        self.calls.append(("wait", source, 0.0))
+
+    def hold(self, source: str, seconds: float) -> None:
+        self.calls.append(("hold", source, seconds))
+
+
+def fetch(
+    section: SourceSection,
+    *,
+    cache: Cache | None = None,
+    sleeps: Sleeps | None = None,
+    throttle: Throttle | None = None,
+) -> Any:
+    context = FetchContext(now=NOW, cache=cache, sleep=sleeps or Sleeps(), throttle=throttle)
     return prometheus.fetch(Person(), RANGE, section, context)
 
 
@@ -380,9 +399,10 @@ def test_5xx_and_429_are_retried_honouring_retry_after(fake: Callable[..., Fake]
         (429, {"Retry-After": "7"}, b"{}"),
         (200, {}, MATRIX),
     )
-    sleeps = Sleeps()
-    result = fetch(prom_section(server.url, [LATENCY], token="s3cret"), sleeps=sleeps)
+    sleeps, throttle = Sleeps(), Throttle()
+    result = fetch(prom_section(server.url, [LATENCY], token="s3cret"), sleeps=sleeps, throttle=throttle)
     assert len(server.requests) == 3 and sleeps.waits == [1.0, 7.0]
+    assert throttle.calls == [("wait", "prod", 0.0)] * 2 + [("hold", "prod", 7.0), ("wait", "prod", 0.0)]
     path, query, headers = server.requests[0]
     assert path == "/prometheus/api/v1/query_range"
     assert query["query"] == [P95] and query["step"] == ["300"]
@@ -394,6 +414,18 @@ def test_5xx_and_429_are_retried_honouring_retry_after(fake: Callable[..., Fake]
     assert row.extra["samples"] == [[1709900000, 250], [1709907200, 300]]  # scaled to ms; NaN dropped
     assert "s3cret" not in json.dumps(row.to_dict()) and "s3cret" not in result.report.detail
     assert result.report.detail == "1 of 1 metrics, 2 points in 3 requests (step 5m)"
+
+
+def test_prometheus_warnings_are_shown_without_failing_the_source(fake: Callable[..., Fake]) -> None:
+    answer = json.loads(MATRIX)
+    answer["warnings"] = ["PromQL info: metric might not be a counter, name does not end in _total"]
+    server = fake((200, {}, json.dumps(answer).encode()))
+    result = fetch(prom_section(server.url, [LATENCY]))
+    assert result.report.status == "ok"
+    assert result.report.detail.endswith(
+        "; search p95 latency: Prometheus warns: PromQL info: metric might not be a counter, name does not "
+        "end in _total"
+    )
 
 
 def test_persistent_5xx_fails_the_metric_with_prometheus_words(fake: Callable[..., Fake]) -> None:

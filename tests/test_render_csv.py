@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -133,3 +133,11 @@ def test_bom_is_optional_and_utf8_either_way() -> None:
     assert with_bom == b"\xef\xbb\xbf" + plain
     assert read(with_bom.decode("utf-8-sig")) == read(plain.decode("utf-8"))
     assert CJK_EMOJI_TITLE.encode("utf-8") in plain and RTL_TITLE.encode("utf-8") in plain
+
+
+def test_evidence_appendix_leaves_metric_samples_out_of_the_cell() -> None:
+    report = review_report()
+    report.evidence[0] = replace(report.evidence[0], extra={"unit": "ms", "samples": [[1, 2.0]] * 5000})
+    rows = list(csv.DictReader(io.StringIO(render_evidence_csv(report))))
+    assert json.loads(rows[0]["extra"]) == {"unit": "ms"}
+    assert report.evidence[0].extra["samples"]  # the report itself keeps them

@@ -22,9 +22,12 @@ rest of the quoted text goes in fenced data blocks, and the evidence is trimmed 
 JSON ``{statement, evidence_ids, competencies}``: through ``response_format`` with a JSON schema where
 ``litellm.supports_response_schema(model)``, else ``{"type": "json_object"}``, and parsed defensively
 (code fences and prose around the object are ignored). A reply that is not that object gets one retry
-quoting the parse error; a statement the verifier rejects gets one retry listing the violations; a
-project that still fails, or whose calls fail, gets the offline statement, marked not verified, with
-the reason in ``problems``. Competencies not in the framework are dropped (and listed in problems).
+quoting the parse error; a statement the verifier rejects gets one retry listing the violations (so at
+most 3 asks per project); a project that still fails, or whose calls fail, gets the offline
+statement, marked not verified, with the reason in ``problems``. Besides the verifier, a statement must
+cite at least one evidence id, must not repeat a ``[REDACTED:…]`` marker, and must not use a number that
+appears only in a passage addressed to an AI model (a prompt injection). Competencies not in the
+framework are dropped (and listed in problems).
 
 Calls: litellm's own retries are off (``num_retries=0``, and ``max_retries=0`` for the OpenAI SDK,
 which otherwise retries twice, turning a timeout T into about 3T); this module retries 429 and 5xx up to
@@ -153,6 +156,8 @@ class RunSummary:
         """``llm openai/any: 7 calls, 9,120 tokens in / 410 out, cost $0.0021, 0 cache hits, ...``"""
         if self.cost is None:
             cost = "cost unknown (no price in litellm's cost map)"
+        elif self.cost == 0:
+            cost = "cost $0"
         else:
             cost = f"cost ${self.cost:.4f}"
         redacted = sum(self.redactions.values())

@@ -85,7 +85,7 @@ class Judging:
 
 @dataclass
 class _Series:
-    """A metric evidence row, read back."""
+    """A metric evidence row read back (or several rows of one metric, merged: ``ids``)."""
 
     item: Evidence
     name: str
@@ -95,6 +95,7 @@ class _Series:
     samples: list[tuple[float, float]]
     judging: Judging
     linked: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
 
 
 # ---- configuration shared by the metric connectors ---------------------------------------------------
@@ -249,12 +250,13 @@ def attach_metrics(
     """``projects`` with their linked measured metrics and their claims in ``metrics``.
 
     Each linked metric row's id is appended to the project's ``evidence_ids`` (so its link is listed and
-    may be cited); a metric linked to several projects is compared for each of them.
+    may be cited); a metric linked to several projects is compared for each of them. Rows of the same
+    metric from the same source (saved runs of other ranges) are merged into one series first.
     """
     from impact_miner.claims import claims_in
 
     by_id = {item.id: item for item in evidence}
-    series = [_read_series(item) for item in evidence if item.kind == "metric"]
+    series = _merged_series([item for item in evidence if item.kind == "metric"])
     work = {
         p.id: [by_id[i] for i in p.evidence_ids if i in by_id and by_id[i].kind != "metric"] for p in projects
     }
@@ -280,8 +282,7 @@ def attach_metrics(
                 continue
             others = {other: work[other] for other in metric.linked if other != project.id}
             found.append(_measured(metric, items, others, why, now))
-            if metric.item.id not in ids:
-                ids.append(metric.item.id)
+            ids += [i for i in metric.ids if i not in ids]
         if not project.maintenance:
             found += [claim.to_metric() for claim in claims_in(items)]
         attached.append(replace(project, evidence_ids=ids, metrics=[*project.metrics, *found]))
@@ -431,6 +432,23 @@ def _measured(
     }
 
 
+def _merged_series(rows: Sequence[Evidence]) -> list[_Series]:
+    """One series per (source, metric name): rows of the same metric from different runs (``mine review``
+    merges saved runs) are joined, their samples united (a later row wins for the same instant)."""
+    merged: dict[tuple[str, str], _Series] = {}
+    for item in rows:
+        series = _read_series(item)
+        key = (str(item.extra.get("source_name") or item.source), series.name.casefold())
+        if key not in merged:
+            merged[key] = series
+            continue
+        into = merged[key]
+        into.samples = sorted({**dict(into.samples), **dict(series.samples)}.items())
+        into.links += [link for link in series.links if link not in into.links]
+        into.ids.append(item.id)
+    return list(merged.values())
+
+
 def _read_series(item: Evidence) -> _Series:
     extra = item.extra
     samples = [(float(t), float(v)) for t, v in extra.get("samples") or []]
@@ -447,6 +465,7 @@ def _read_series(item: Evidence) -> _Series:
             min_points=int(extra.get("min_points") or DEFAULT_MIN_POINTS),
             noise_sigmas=float(extra.get("noise_sigmas", DEFAULT_NOISE_SIGMAS)),
         ),
+        ids=[item.id],
     )
 
 

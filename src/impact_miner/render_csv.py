@@ -102,8 +102,18 @@ def render_csv(report: Report, group_by: GroupBy = "project") -> str:
 
 
 def render_evidence_csv(report: Report) -> str:
-    """The evidence appendix: one row per evidence item, every field."""
-    return _table(EVIDENCE_COLUMNS, (item.to_dict() for item in report.evidence))
+    """The evidence appendix: one row per evidence item, every field.
+
+    A metric's raw samples stay out of ``extra`` (thousands of points would overflow a spreadsheet
+    cell); the JSON report keeps them.
+    """
+    return _table(EVIDENCE_COLUMNS, (_without_samples(item.to_dict()) for item in report.evidence))
+
+
+def _without_samples(row: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(row.get("extra"), dict) and "samples" in row["extra"]:
+        row["extra"] = {k: v for k, v in row["extra"].items() if k != "samples"}
+    return row
 
 
 def _table(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
