@@ -66,7 +66,7 @@ from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
-from impact_miner.registry import Connector, FetchContext
+from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
 
 DEFAULT_URL = "https://api.github.com"
@@ -301,11 +301,18 @@ class Client:
     """
 
     def __init__(
-        self, config: Settings, token: str, *, now: datetime, sleep: Callable[[float], None]
+        self,
+        config: Settings,
+        token: str,
+        *,
+        now: datetime,
+        sleep: Callable[[float], None],
+        throttle: Throttle | None = None,
     ) -> None:
         from github import Auth, Github
 
         self.config = config
+        self._throttle = throttle  # shared by the workers of a batch (`mine team`)
         self.requests = 0
         self.waited = 0.0
         self.sso: list[str] = []  # X-GitHub-SSO headers seen
@@ -334,6 +341,8 @@ class Client:
         requester = self._github.requester
         transient = limited = 0
         while True:
+            if self._throttle is not None:
+                self._throttle.wait(self.config.name)
             self.requests += 1
             try:
                 headers, body = requester.requestJsonAndCheck(
@@ -403,6 +412,8 @@ class Client:
 
     def _wait_out_rate_limit(self, headers: Mapping[str, str], attempt: int) -> None:
         seconds = rate_limit_wait(headers, self.now(), attempt)
+        if self._throttle is not None and self.waited + seconds <= self.config.max_wait:
+            self._throttle.hold(self.config.name, seconds)  # every worker of a batch backs off
         self._wait(seconds, lambda until: f"rate limited until {_clock(until, self.now())}; rerun after that")
 
     def _back_off(self, attempt: int, reason: str, *, timeout: bool = False) -> None:
@@ -797,7 +808,13 @@ class Run:
 
     def _client(self) -> Client:
         if self.client is None:
-            self.client = Client(self.config, self._token(), now=self.context.now, sleep=self.context.sleep)
+            self.client = Client(
+                self.config,
+                self._token(),
+                now=self.context.now,
+                sleep=self.context.sleep,
+                throttle=self.context.throttle,
+            )
         return self.client
 
     @property

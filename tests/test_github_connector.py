@@ -532,6 +532,31 @@ def test_rate_limits_and_server_errors_are_waited_out(
     assert busy.graphql_requests == 2 + len(faults) - faults.count(OK)
 
 
+class RecordingThrottle:
+    """A batch's shared pacing, recording what the connector asked of it."""
+
+    def __init__(self) -> None:
+        self.waits: list[str] = []
+        self.holds: list[tuple[str, float]] = []
+
+    def wait(self, source: str) -> None:
+        self.waits.append(source)
+
+    def hold(self, source: str, seconds: float) -> None:
+        self.holds.append((source, seconds))
+
+
+def test_a_shared_throttle_paces_every_request_and_hears_about_rate_limits(busy: FakeGitHub) -> None:
+    busy.script(Fault(403, {"Retry-After": "30"}, SECONDARY))
+    throttle = RecordingThrottle()
+    section = SourceSection("gh", "github", {"url": busy.url, "token": busy.token})
+    context = FetchContext(now=AFTER, sleep=lambda _seconds: None, throttle=throttle)
+    result = gh.fetch(ME, RANGE, section, context)
+    assert len(result.evidence) == 150
+    assert throttle.waits == ["gh"] * busy.graphql_requests
+    assert throttle.holds == [("gh", 30.0)]
+
+
 def test_a_request_that_hangs_past_the_timeout_is_retried(busy: FakeGitHub) -> None:
     busy.script(Fault(hang=10))
     sleeps: list[float] = []

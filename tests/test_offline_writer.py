@@ -175,3 +175,22 @@ def test_every_offline_statement_verifies(name: str) -> None:
         facts = project_facts(project, evidence)
         statement = offline_statement(project, evidence, facts)
         assert verify_statement(statement, project.evidence_ids, project, evidence, facts) == [], statement
+
+
+def test_a_project_of_reviews_credits_reviewing_not_delivery() -> None:
+    evidence = [review(7, "Review of Add rate limiting (#7)", day=18)]
+    project = project_of(evidence)
+    text = offline_statement(project, evidence, project_facts(project, evidence))
+    assert text == "Reviewed 1 pull request by others in acme/api on 2026-11-18: “Add rate limiting”."
+    assert (
+        verify_statement(text, project.evidence_ids, project, evidence, project_facts(project, evidence))
+        == []
+    )
+    many = [review(n, f"Review of Change {n}", day=17 + n) for n in range(1, 6)]
+    project = project_of(many)
+    text = offline_statement(project, many, project_facts(project, many))
+    assert text.startswith(
+        "Reviewed 5 pull requests by others in acme/api between 2026-11-18 and 2026-11-22: "
+    )
+    assert text.endswith("“Change 1”, “Change 2”, “Change 3” and others.")
+    assert verify_statement(text, project.evidence_ids, project, many, project_facts(project, many)) == []

@@ -11,7 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 from impact_miner.facts import Facts, kind_counts
-from impact_miner.grouping import CHORE_RULES, chore_kind, conventional_type, is_ticket_key, project_subject
+from impact_miner.grouping import (
+    CHORE_RULES,
+    chore_kind,
+    clean_subject,
+    conventional_type,
+    is_ticket_key,
+    project_subject,
+)
 from impact_miner.metrics import change_text, format_percent, format_window, weak_labels
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import URL
@@ -101,6 +108,7 @@ KIND_NOUNS = {"pull_requests": ("pull request", "pull requests")}
 MAX_NAMED_REPOS = 3
 MAX_STATED_METRICS = 3  # measured results (and claims) named in a statement; the rest are in the table
 MAX_TICKET_LINKS = 5
+MAX_QUOTED_REVIEWS = 3
 
 
 def offline_statement(project: Project, evidence: Sequence[Evidence], facts: Facts) -> str:
@@ -111,6 +119,8 @@ def offline_statement(project: Project, evidence: Sequence[Evidence], facts: Fac
     repos = _repos(sorted({e.repo for e in items if e.repo}), facts)
     if project.maintenance:
         return _maintenance(items, repos, facts)
+    if items and all(e.kind == "review" for e in items):
+        return _reviews(items, repos, facts)
     subject, source = project_subject(project.keys, items)
     parts = [_outcome(subject, source.title if source else ""), _scale(facts)]
     parts += [f"in {repos}" if repos else "", _when(facts)]
@@ -253,6 +263,20 @@ def _maintenance(items: Sequence[Evidence], repos: str, facts: Facts) -> str:
     changes = plural(int(facts.get("items", len(items))), "maintenance change")
     lead = f"Kept {repos} healthy with {changes}" if repos else f"Made {changes}"
     return f"{lead} ({', '.join(labels)})." if labels else f"{lead}."
+
+
+def _reviews(items: Sequence[Evidence], repos: str, facts: Facts) -> str:
+    """``"Reviewed 2 pull requests by others in acme/api on 2026-11-20: “A” and “B”."``
+
+    Reviewing is credited as reviewing: the reviewed pull requests' subjects are quoted, never turned
+    into a claim that the reviewer delivered them.
+    """
+    titles = [f"“{clean_subject(e.title.removeprefix('Review of '))}”" for e in items[:MAX_QUOTED_REVIEWS]]
+    if len(items) > MAX_QUOTED_REVIEWS:
+        titles.append("others")
+    reviewed = plural(int(facts.get("reviews", len(items))), "pull request")
+    parts = [f"Reviewed {reviewed} by others", f"in {repos}" if repos else "", _when(facts)]
+    return f"{' '.join(part for part in parts if part)}: {_join(titles)}."
 
 
 def _join(words: Sequence[str]) -> str:
