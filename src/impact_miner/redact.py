@@ -191,7 +191,8 @@ def _plugins() -> tuple[tuple[str, Any], ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
     plugins = []
-    for secret_type, plugin_class in sorted(get_mapping_from_secret_type_to_class().items()):
+    mapping: dict[str, Any] = dict(get_mapping_from_secret_type_to_class())
+    for secret_type, plugin_class in sorted(mapping.items()):
         slug = re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
         plugins.append((KIND_NAMES.get(slug, slug), cast(Any, plugin_class)()))
     return tuple(plugins)
