@@ -16,19 +16,12 @@ from typing import Any
 
 import pytest
 
+from clirun import run_mine as run
 from gitrepo import ADA, BOB, DEPENDABOT, GitRepo, isolate
-from impact_miner.cli import main
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `mine ARGS` in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from clirun import run_mine as run_cli
 from fake_jira import (
     CLOUD_EMAIL,
     CLOUD_TOKEN,
@@ -29,7 +30,6 @@ from fake_jira import (
     server_user,
 )
 from gitrepo import ADA, GitRepo, isolate
-from impact_miner.cli import main
 from impact_miner.connectors import git as git_connector
 from impact_miner.connectors import jira as jira_connector
 from impact_miner.connectors.jira import adf_text, build_jql, parse_datetime, ticket_evidence
@@ -756,12 +756,6 @@ def test_two_jira_sites_and_a_failing_one_still_give_a_report(cloud: FakeJira, g
     assert names == {"work-jira", "dc-jira"} and report.partial
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def write_config(path: Path, repo: GitRepo, jira: str) -> Path:

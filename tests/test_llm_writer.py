@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from clirun import run_mine as cli
 from fake_openai import FakeOpenAI, Reply, prompt_text, rate_limited, reply_json, reply_text, server_error
 from gitrepo import ADA, GitRepo, isolate
-from impact_miner.cli import main
 from impact_miner.facts import project_facts
 from impact_miner.llm_writer import (
     LLMOptions,
@@ -546,12 +546,6 @@ def test_local_only_accepts_only_models_on_this_machine(
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

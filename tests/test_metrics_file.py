@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run_mine as run
 from gitrepo import GitRepo, isolate
-from impact_miner.cli import main
 from impact_miner.connectors import metrics_file
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
@@ -228,12 +228,6 @@ def test_bad_config_is_rejected_before_any_fetch(tmp_path: Path) -> None:
 # ---- end to end: git + metrics-file through `mine` ---------------------------------------------------
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def test_mine_reports_the_measured_change_of_a_linked_kpi(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run_mine as run
 from gitrepo import ADA, GitRepo, isolate
 from impact_miner.cli import main
 from impact_miner.errors import UsageError
@@ -391,12 +392,6 @@ def test_appending_to_a_hand_written_file_without_final_newline() -> None:
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from clirun import run_mine as run
 from gitrepo import GitRepo, isolate
-from impact_miner.cli import main
 from impact_miner.connectors import prometheus
 from impact_miner.connectors.git import connector as git_connector
 from impact_miner.errors import ConfigError, SourceError
@@ -522,12 +522,6 @@ def search_repo(tmp_path: Path) -> GitRepo:
     return repo
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @needs_prometheus

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from clirun import run_mine as run
 from gitrepo import ADA, GitRepo, isolate
-from impact_miner.cli import main
 from impact_miner.journal import Journal, SavedStatement
 from impact_miner.model import Evidence, FetchResult, Person, Project, SourceReport, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
@@ -196,11 +196,6 @@ open(path, "w", encoding="utf-8").write("Built the search index behind SEARCH-88
 """
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def test_cli_three_saved_fortnights_an_edit_and_a_review(

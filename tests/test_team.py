@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from clirun import run_mine as run
 from fake_github import FakeGitHub, pull
 from fake_jira import SERVER_PAT, FakeJira, resolved, server_catalogue, server_user
 from gitrepo import GitRepo, git_env, isolate
-from impact_miner.cli import main
 from impact_miner.errors import ConfigError, UsageError
 from impact_miner.model import Person, TimeRange
 from impact_miner.registry import FetchContext
@@ -149,11 +149,6 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
         yield found
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def statuses(summary: str) -> dict[str, str]:
