@@ -65,7 +65,7 @@ def measure(repo: Path, author: str, days: int, runs: int) -> None:
     print(f"repository: {repo}")
     print(f"range: {time_range.since:%Y-%m-%d %H:%M:%S} .. {time_range.until:%Y-%m-%d %H:%M:%S} UTC")
     printed = output.count(b"\x00")
-    print(f"commits printed by git log (range widened by a day each side): {printed}")
+    print(f"commits printed by git log (range widened by a week each side): {printed}")
     print(f"connector: {result.report.detail}")
     print(f"evidence for {author}: {len(result.evidence)}")
     print(f"median of {runs} runs: raw git log {raw * 1000:.1f} ms, connector fetch {fetched * 1000:.1f} ms")

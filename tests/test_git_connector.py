@@ -10,7 +10,7 @@ from typing import Any
 import git.cmd
 import pytest
 
-from gitrepo import BOB, DEPENDABOT, GitRepo, isolate
+from gitrepo import ADA, BOB, DEPENDABOT, GitRepo, isolate
 from impact_miner.connectors import git as gitconn
 from impact_miner.connectors.git import commit_url, repo_name_from_remote
 from impact_miner.errors import SourceError, UsageError
@@ -429,3 +429,21 @@ def test_user_config_does_not_change_the_output(api: Api, tmp_path: Path) -> Non
         "[i18n]\n\tlogOutputEncoding = ISO-8859-1\n[core]\n\tquotePath = false\n"
     )
     assert gitconn.fetch(ada(), RANGE, section(api.repo.path)) == expected
+
+
+def test_a_commit_behind_a_descendant_with_a_skewed_older_date_is_still_found(tmp_path: Path) -> None:
+    """git's --since stops at the first too-old commit; the connector's wider walk gets past skew."""
+    repo = GitRepo.init(tmp_path / "skew", remote="https://github.com/acme/skew.git")
+    repo.commit("Start", {"a.txt": "0\n"}, author=ADA, when=SINCE - timedelta(days=30))
+    in_range = repo.commit("Ship the feature", {"a.txt": "1\n"}, author=ADA, when=SINCE + timedelta(hours=1))
+    # a rebase by someone with a wrong clock: the child claims it landed three days before the range
+    repo.commit(
+        "Tidy",
+        {"b.txt": "2\n"},
+        author=BOB,
+        when=SINCE - timedelta(days=3),
+        committer_when=SINCE - timedelta(days=3),
+    )
+    result = gitconn.fetch(ada(), RANGE, section(repo.path))
+    assert [e.extra["sha"] for e in result.evidence] == [in_range]
+
