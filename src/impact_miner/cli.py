@@ -491,9 +491,9 @@ def _evidence(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
 
     if options.get("show_prompt"):
         return _show_prompt(fmt, out, **options)
-    report = gather_evidence(_spec(options), _progress())
     if len(out) > 1:
         raise UsageError("mine evidence writes one file: give --out once")
+    report = gather_evidence(_spec(options), _progress())
     path = Path(out[0]).expanduser() if out else None
     _emit([(path, render_evidence(report, fmt or "table").encode("utf-8"))])
     if path is not None and sys.stderr.isatty():
