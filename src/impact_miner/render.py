@@ -7,11 +7,14 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from impact_miner.metrics import TABLE_HEADER, table_cells
 from impact_miner.model import Report
 from impact_miner.outputs import GroupBy, group_statements
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 SCHEMA = "impact-miner/report@1"
 EVIDENCE_COLUMNS = [
@@ -67,18 +70,23 @@ def render_json(report: Report, group_by: GroupBy = "project") -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_markdown(report: Report, group_by: GroupBy = "project") -> str:
-    """The default report: header, one section per project (or per competency), coverage footer."""
+def report_templates(*, autoescape: bool) -> Environment:
+    """The Jinja2 environment of the report templates (``impact_miner/templates``); HTML autoescapes."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(
+    return Environment(
         loader=PackageLoader("impact_miner", "templates"),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,
+        autoescape=autoescape,
     )
+
+
+def render_markdown(report: Report, group_by: GroupBy = "project") -> str:
+    """The default report: header, one section per project (or per competency), coverage footer."""
+    env = report_templates(autoescape=False)
     env.filters["md"] = markdown_text
     env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M %z") if moment else ""
     env.filters["metric_cells"] = table_cells

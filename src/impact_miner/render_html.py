@@ -26,6 +26,7 @@ from impact_miner.outputs import (
     range_label,
     report_summary,
 )
+from impact_miner.render import report_templates
 
 # Series colours (Okabe-Ito hues darkened): each has at least 3:1 contrast on white, as WCAG asks of
 # graphical objects, and they stay distinct under the common colour-vision deficiencies.
@@ -115,15 +116,7 @@ def timeline_chart(summary: ReportSummary, width: int = 720, height: int = 240) 
 
 def render_html(report: Report, group_by: GroupBy = "project") -> str:
     """The report as one self-contained HTML5 document."""
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    env = Environment(
-        loader=PackageLoader("impact_miner", "templates"),
-        undefined=StrictUndefined,
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = report_templates(autoescape=True)
     env.filters["href"] = http_url
     env.filters["when"] = _when
     env.filters["day"] = lambda moment: moment.astimezone(report.range.since.tzinfo).strftime("%Y-%m-%d")
