@@ -508,11 +508,9 @@ class ModelClient:
         self._fatal: str | None = None
         self._lock = threading.Lock()
         self.api_key = options.api_key or self._placeholder_key(env if env is not None else os.environ)
-        if self._litellm.supports_response_schema(model=options.model):
-            schema: Any = {"name": "impact_statement", "schema": _schema(framework)}
-            self.response_format: dict[str, Any] | None = {"type": "json_schema", "json_schema": schema}
-        else:
-            self.response_format = {"type": "json_object"}
+        self.response_format: dict[str, Any] | None = response_format_for(
+            self._litellm, options.model, framework
+        )
 
     def complete(self, messages: list[Message]) -> _Completion:
         """One reply to ``messages`` (from the cache when stored); raises ModelCallError with a reason."""
@@ -724,7 +722,6 @@ def write_with_model(
     ``projects`` come from the offline writer; each keeps its statement as the fallback. The run never
     raises because of the model (only for bad configuration, as UsageError/ConfigError).
     """
-    from impact_miner.facts import project_facts
     from impact_miner.prompting import load_framework, prompt_version
     from impact_miner.redact import Redactor
 
@@ -737,16 +734,7 @@ def write_with_model(
         options, version, framework, summary, cache=cache, call_model=call_model, sleep=sleep, env=env
     )
     redactor = Redactor(options.redact_patterns)
-    count = token_counter(options.model)
-    by_id = {item.id: item for item in evidence}
-    jobs = []
-    for project in projects:
-        items = [by_id[i] for i in project.evidence_ids if i in by_id]
-        facts = project_facts(project, items)
-        prompt = build_prompt(
-            project, items, facts, framework, redactor, token_budget=options.token_budget, count_tokens=count
-        )
-        jobs.append((project, items, facts, prompt))
+    jobs = _jobs(projects, evidence, options, framework, redactor, token_counter(options.model))
     summary.redactions = dict(redactor.counts)
     workers = max(1, min(options.concurrency, len(jobs)))
     if progress:
@@ -824,32 +812,54 @@ def _fallback(project: Project, model: str, reason: str, details: Sequence[str] 
     return replace(project, verified=False, problems=problems)
 
 
+def response_format_for(litellm: Any, model: str, framework: Framework) -> dict[str, Any]:
+    """The reply schema as ``response_format``: a JSON schema where the model honours one, else JSON mode."""
+    if litellm.supports_response_schema(model=model):
+        schema = {"name": "impact_statement", "schema": _schema(framework)}
+        return {"type": "json_schema", "json_schema": schema}
+    return {"type": "json_object"}
+
+
+def _jobs(
+    projects: Sequence[Project],
+    evidence: Sequence[Evidence],
+    options: LLMOptions,
+    framework: Framework,
+    redactor: Redactor,
+    count_tokens: Callable[[str], int],
+) -> list[tuple[Project, list[Evidence], Facts, Prompt]]:
+    """Each project with its evidence, facts and redacted prompt, as the model would get them."""
+    from impact_miner.facts import project_facts
+
+    by_id = {item.id: item for item in evidence}
+    jobs = []
+    for project in projects:
+        items = [by_id[i] for i in project.evidence_ids if i in by_id]
+        facts = project_facts(project, items)
+        prompt = build_prompt(
+            project, items, facts, framework, redactor, token_budget=options.token_budget,
+            count_tokens=count_tokens,
+        )  # fmt: skip
+        jobs.append((project, items, facts, prompt))
+    return jobs
+
+
 def prompt_requests(
     projects: Sequence[Project], evidence: Sequence[Evidence], options: LLMOptions
 ) -> list[dict[str, Any]]:
     """What ``write_with_model`` would send for each project (redacted messages and call settings), without
     sending anything: ``--dry-run --show-prompt``."""
-    from impact_miner.facts import project_facts
     from impact_miner.prompting import load_framework, prompt_version
     from impact_miner.redact import Redactor
 
     framework = load_framework(options.framework)
     version = prompt_version(framework)
-    litellm = import_litellm()
-    if litellm.supports_response_schema(model=options.model):
-        response_format: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": "impact_statement"}}
-    else:
-        response_format = {"type": "json_object"}
-    redactor = Redactor(options.redact_patterns)
+    response_format = response_format_for(import_litellm(), options.model, framework)
     count = token_counter(options.model)
-    by_id = {item.id: item for item in evidence}
     requests = []
-    for project in projects:
-        items = [by_id[i] for i in project.evidence_ids if i in by_id]
-        facts = project_facts(project, items)
-        prompt = build_prompt(
-            project, items, facts, framework, redactor, token_budget=options.token_budget, count_tokens=count
-        )
+    for project, _items, _facts, prompt in _jobs(
+        projects, evidence, options, framework, Redactor(options.redact_patterns), count
+    ):
         requests.append(
             {
                 "project": project.id,
