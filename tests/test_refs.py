@@ -16,7 +16,7 @@ def test_urls_to_pull_requests_issues_and_merge_requests() -> None:
         "See https://github.com/acme/api/pull/12 and https://gitlab.com/g/sub/web/-/merge_requests/5 "
         "and https://github.com/acme/api/issues/9#issuecomment-1 (KEY-9)"
     )
-    assert extract_refs(body, "acme/api") == ["acme/api#12", "g/sub/web#5", "acme/api#9", "KEY-9"]
+    assert extract_refs(body, "acme/api") == ["acme/api#12", "g/sub/web!5", "acme/api#9", "KEY-9"]
 
 
 def test_bare_numbers_without_repository_are_not_refs() -> None:
