@@ -37,9 +37,12 @@ import glob
 import math
 import os
 import re
+import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
@@ -50,18 +53,34 @@ from impact_miner.errors import ConfigError, SourceError, UsageError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext
+from impact_miner.topology import (
+    History,
+    MergeInfo,
+    Node,
+    analyse,
+    clean_title,
+    parse_merge,
+    release_version,
+    squash_number,
+)
 
-# One record per commit: NUL (never inside a commit message or path), then fields split by US (0x1f);
-# the body ends with a US so the --numstat lines that follow it can be split off.
-FIELDS = ("%H", "%P", "%an", "%ae", "%aN", "%aE", "%ct", "%cI", "%aI", "%s", "%b")
-LOG_FORMAT = "%x00" + "%x1f".join(FIELDS) + "%x1f"
-# git's --since stops walking a line of history at the first commit older than the bound, so a commit
-# in range behind a descendant with a skewed, older committer date would be lost. The walk is widened by
-# a week each side (measured on bench/make_repo.py's history: a day's slack still lost 1 of 2,525
-# commits, a week lost none); the exact half-open range is enforced here.
+# The first pass reads every commit that can have landed, without diffs: each field is NUL-terminated
+# (NUL never appears in what git prints), so a subject holding any other byte stays one field.
+COMMIT_FIELDS = ("%H", "%P", "%ct", "%cI", "%at", "%aI", "%an", "%ae", "%aN", "%aE", "%B")
+COMMIT_FORMAT = "%x00" + "%x00".join(COMMIT_FIELDS) + "%x00"
+# Whatever the user's config says: no signature checks, diff drivers or colours in the output.
+QUIET = ["--no-show-signature", "--no-textconv", "--no-ext-diff", "--no-color"]
+# git ignores --since=@N for N below this (dates before 1973-03-10) and walks everything instead.
+GIT_EPOCH_FLOOR = 100_000_000
+# git's --since stops walking a line of history at the first commit older than the bound, so the
+# first-parent walk that bounds the range is widened by a week each side (measured on
+# bench/make_repo.py's history: a day's slack still lost 1 of 2,525 commits, a week lost none); the
+# exact half-open range is applied to each commit's landing time here.
 WIDEN_SECONDS = 7 * 86400
 BODY_LIMIT = 4000
-MAX_PATHS = 50
+# Paths kept per commit, most-changed first: enough to count a project's distinct files and to weigh
+# shared files, without a vendored tree bloating the report.
+MAX_PATHS = 1000
 NOREPLY = "@users.noreply.github.com"
 # Lower-case markers of bot authors, looked for in the author's names and emails (substring tests are
 # several times faster than one regex with alternatives, which matters at tens of thousands of commits).
@@ -108,6 +127,11 @@ class _Counts:
     merges: int = 0
     bots: int = 0
     matched: int = 0
+    own_merges: int = 0  # the person's merges of their own branches and of long-lived branches
+    credited: int = 0  # the person's merges of other people's pull requests, credited as evidence
+    releases: int = 0
+    included_merges: int = 0  # with include_merges: every merge the person made, as a commit
+    shallow: list[int] = field(default_factory=list)  # commit times of a shallow clone's boundary
 
 
 # ---- remotes and urls ------------------------------------------------------------------------------
@@ -264,7 +288,31 @@ def check(section: SourceSection) -> None:
 
 def implicit() -> SourceSection:
     """Git is on by default, on the repository containing the current directory."""
-    return SourceSection(name="git", type="git", options={})
+    return SourceSection(name="git", type="git", options={}, implicit=True)
+
+
+def check_person(section: SourceSection, person: Person) -> None:
+    """Without emails or names, every repository must have a ``user.email`` to match (UsageError)."""
+    if any(e.strip() for e in person.emails) or any(n.strip() for n in person.names):
+        return
+    for target in _open(section):
+        try:
+            _default_email(target)
+        finally:
+            target.repo.close()
+
+
+def _default_email(target: _Repo) -> str:
+    try:
+        email = str(target.repo.git.config("--get", "user.email")).strip()
+    except GitCommandError:
+        email = ""
+    if not email:
+        raise UsageError(
+            f"no git identity to match in {target.path}: pass --author EMAIL or set emails in [me] "
+            "(git config user.email is not set either)"
+        )
+    return email
 
 
 # ---- identity ----------------------------------------------------------------------------------------
@@ -285,15 +333,7 @@ def _identity(repo: _Repo, person: Person) -> _Identity:
     names = [n.strip() for n in person.names if n.strip()]
     login = person.logins.get("github", "").strip().lstrip("@")
     if not emails and not names:
-        try:
-            emails = [str(repo.repo.git.config("--get", "user.email")).strip()]
-        except GitCommandError:
-            emails = []
-        if not emails or not emails[0]:
-            raise UsageError(
-                f"no git identity to match in {repo.path}: pass --author EMAIL or set emails in [me] "
-                "(git config user.email is not set either)"
-            )
+        emails = [_default_email(repo)]
     mapped = _mailmap(repo.repo, emails)
     shown = list(dict.fromkeys([*emails, *mapped, *names]))
     noreply = None
@@ -311,24 +351,15 @@ def _identity(repo: _Repo, person: Person) -> _Identity:
 # ---- the walk ----------------------------------------------------------------------------------------
 
 
+def _since_arg(seconds: int) -> list[str]:
+    """``--since=@N``, or nothing when N is below git's 100000000 floor (it ignores such values)."""
+    return [f"--since=@{seconds}"] if seconds >= GIT_EPOCH_FLOOR else []
+
+
 def log_args(time_range: TimeRange, revs: list[str]) -> list[str]:
-    """The arguments of the one ``git log`` per repository (shared with bench/git_connector.py)."""
+    """The first-parent walk that finds which commits of ``revs`` can have landed in ``time_range``."""
     since = math.floor(time_range.since.timestamp()) - WIDEN_SECONDS
-    until = math.ceil(time_range.until.timestamp()) + WIDEN_SECONDS
-    return [
-        "--numstat",
-        f"--format={LOG_FORMAT}",
-        "--encoding=UTF-8",
-        # whatever the user's config says: no signature checks, diff drivers or colours in the output
-        "--no-show-signature",
-        "--no-textconv",
-        "--no-ext-diff",
-        "--no-color",
-        f"--since=@{since}",
-        f"--until=@{until}",
-        *revs,
-        "--",
-    ]
+    return ["--first-parent", "--format=%H %P %ct", *_since_arg(since), *QUIET, *revs, "--"]
 
 
 def _clean_path(path: str) -> str:
@@ -377,23 +408,116 @@ def _trim(text: str) -> str:
     return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
 
 
-def _records(repo: Repo, args: list[str]) -> Iterator[str]:
-    """The NUL-separated records of one ``git log``, parsed while git is still writing them."""
-    proc = repo.git.log(*args, as_process=True)
+def _lines(repo: Repo, args: list[str]) -> list[str]:
+    return str(repo.git.log(*args)).splitlines()
+
+
+def _tips(repo: Repo, revs: list[str]) -> list[str]:
+    """The commits ``revs`` name, in the order given (``--all`` and friends expanded); one plain
+    revision is used as it is (the first-parent walk resolves it), saving a process."""
+    if len(revs) == 1 and not revs[0].startswith("-"):
+        return revs
+    out = str(repo.git.rev_list("--no-walk=unsorted", *revs, "--"))
+    return list(dict.fromkeys(line.strip() for line in out.splitlines() if line.strip()))
+
+
+def _window(repo: Repo, tip: str, time_range: TimeRange) -> tuple[str | None, str | None]:
+    """``(newest, boundary)``: the newest first-parent commit of ``tip`` that can have landed before
+    ``until``, and the first-parent commit below everything that can have landed since ``since``
+    (``None``: the root is reached). ``(None, None)`` when nothing on the line is near the range."""
+    until = math.ceil(time_range.until.timestamp()) + WIDEN_SECONDS
+    newest: str | None = None
+    boundary: str | None = None
+    for line in _lines(repo, log_args(time_range, [tip])):
+        sha, *parents, committed = line.split()
+        if newest is None and int(committed) < until:
+            newest = sha
+        boundary = parents[0] if parents else None
+    return (newest, boundary) if newest is not None else (None, None)
+
+
+class _Log:
+    """One ``git log`` running in the background: its output is read by a thread, so that Python can
+    work on something else while git computes diffs."""
+
+    def __init__(self, repo: Repo, args: list[str], stdin: str | None = None) -> None:
+        self.proc = repo.git.log(
+            *args, as_process=True, istream=subprocess.PIPE if stdin is not None else None
+        )
+        self.output = b""
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        try:
+            if stdin is not None:
+                self.proc.proc.stdin.write(stdin.encode())  # git reads all of stdin before it writes
+                self.proc.proc.stdin.close()
+        except BaseException:
+            self.stop()
+            raise
+        self.reader.start()
+
+    def _read(self) -> None:
+        self.output = self.proc.stdout.read()
+
+    def text(self) -> str:
+        """Everything git wrote (NUL is one byte in UTF-8, so splitting after decoding is safe)."""
+        try:
+            self.reader.join()
+            self.proc.wait()  # raises GitCommandError, with git's stderr, when git failed
+        except BaseException:
+            self.stop()
+            raise
+        return self.output.decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """Never leave git running (or blocked on a full pipe) when the fetch is abandoned."""
+        if self.proc.proc.poll() is None:
+            self.proc.proc.kill()
+            self.proc.proc.wait()
+
+
+def _records(text: str, width: int) -> Iterator[list[str]]:
+    """Records of ``width`` fields plus what follows them (numstat lines, or a newline).
+
+    Every field is NUL-terminated and NUL never appears in what git prints, so any byte a subject may
+    hold (0x1F included) stays in its field."""
+    tokens = text.split("\x00")[1:]  # the empty token before the first record's leading NUL
+    if len(tokens) % (width + 1) == width:
+        tokens.append("")
+    for start in range(0, len(tokens) - width, width + 1):
+        yield tokens[start : start + width + 1]
+
+
+def _commits(repo: Repo, tips: list[str], boundaries: list[str]) -> dict[str, _Commit]:
+    """Every commit reachable from ``tips`` but not from ``boundaries``, without diffs."""
+    args = [f"--format={COMMIT_FORMAT}", "--encoding=UTF-8", *QUIET, *tips, *(f"^{b}" for b in boundaries)]
+    found: dict[str, _Commit] = {}
+    for record in _records(_Log(repo, [*args, "--"]).text(), len(COMMIT_FIELDS)):
+        sha, parents, committed, *rest = record[: len(COMMIT_FIELDS)]
+        found[sha] = _Commit(Node(sha, tuple(parents.split()), int(committed)), *rest)
+    return found
+
+
+def _numstats(log: _Log | None) -> dict[str, str]:
+    """The ``--numstat`` text of each commit a :func:`_start_numstats` log was given."""
+    return {sha: text for sha, text in _records(log.text(), 1)} if log is not None else {}
+
+
+def _start_numstats(repo: Repo, shas: list[str]) -> _Log | None:
+    """Start one ``git log --no-walk --stdin --numstat`` for ``shas`` (None when there are none)."""
+    if not shas:
+        return None
+    args = ["--no-walk=unsorted", "--stdin", "--numstat", "--format=%x00%H%x00", *QUIET, "--"]
+    return _Log(repo, args, "\n".join(shas) + "\n")
+
+
+def _shallow(repo: Repo) -> set[str]:
+    """The boundary commits of a shallow clone (empty for a complete one); no process started."""
+    path = os.path.join(repo.common_dir, "shallow")
     try:
-        pending = b""
-        while chunk := proc.stdout.read1(1 << 16):
-            *complete, pending = (pending + chunk).split(b"\x00")
-            for record in complete:
-                if record:
-                    yield record.decode("utf-8", "replace")
-        if pending:
-            yield pending.decode("utf-8", "replace")
-    except BaseException:  # including GeneratorExit: never leave git blocked on a full pipe
-        proc.proc.kill()
-        proc.proc.wait()
-        raise
-    proc.wait()  # raises GitCommandError, with git's stderr, when git failed
+        with open(path, encoding="ascii") as file:
+            return {line.strip() for line in file if line.strip()}
+    except OSError:
+        return set()
 
 
 def _walk(
@@ -403,48 +527,368 @@ def _walk(
     section: SourceSection,
     counts: _Counts,
 ) -> list[Evidence]:
+    """The person's commits, merges of others' work and releases that landed in ``time_range``.
+
+    Three git processes: the first-parent walk that bounds the range (per walked tip), one pass over
+    every commit that can have landed (no diffs), and ``--numstat`` of just the person's commits, which
+    git computes while the merge topology is analysed here.
+    """
+    repo = target.repo
+    tips, newest, boundaries = _tips(repo, _strings(section, "revs", ["HEAD"])), [], []
+    for tip in tips:
+        top, boundary = _window(repo, tip, time_range)
+        if top is not None:
+            newest.append(top)
+            boundaries += [boundary] if boundary else []
+    commits = _commits(repo, newest, boundaries) if newest else {}
+    shallow = _shallow(repo)
+    candidates = [
+        sha
+        for sha, c in commits.items()
+        if not c.node.is_merge
+        and sha not in shallow
+        and identity.matches(c.an, c.ae, c.mapped_name, c.mapped_email)
+    ]
+    numstats = _start_numstats(repo, candidates)  # git computes diffs while the history is analysed
+    try:
+        return _walk_history(
+            target, identity, time_range, section, counts, commits, newest, shallow, numstats
+        )
+    finally:
+        if numstats is not None:
+            numstats.stop()
+
+
+def _walk_history(
+    target: _Repo,
+    identity: _Identity,
+    time_range: TimeRange,
+    section: SourceSection,
+    counts: _Counts,
+    commits: dict[str, _Commit],
+    newest: list[str],
+    shallow: set[str],
+    numstats: _Log | None,
+) -> list[Evidence]:
     include_merges, include_bots = _flag(section, "include_merges"), _flag(section, "include_bots")
-    web_url = section.get("web_url")
-    url_prefix = commit_url(target.remote_url, target.name, "")  # every commit url ends with the sha
-    if web_url:
-        url_prefix = f"{web_url.rstrip('/')}/commit/"
+    links = _Links.of(target, section.get("web_url"))
+    nodes = {sha: commit.node for sha, commit in commits.items()}
+    infos: dict[str, MergeInfo] = {}
+
+    def merge_info(sha: str) -> MergeInfo:
+        if sha not in infos:
+            infos[sha] = parse_merge(commits[sha].message, target.name)
+        return infos[sha]
+
+    history = analyse(nodes, [t for t in newest if t in nodes], merge_info)
     since, until = time_range.since.timestamp(), time_range.until.timestamp()
-    found: list[Evidence] = []
-    for record in _records(target.repo, log_args(time_range, _strings(section, "revs", ["HEAD"]))):
-        sha, parents, an, ae, mapped_name, mapped_email, ct, ci, ai, rest = record.split("\x1f", 9)
-        if not since <= int(ct) < until:
-            continue
+    landed = [c for sha, c in commits.items() if since <= history.landed.get(sha, -1) < until]
+    landed.sort(key=lambda c: (history.landed[c.node.sha], c.node.committed), reverse=True)
+    counts.shallow = sorted(commits[s].node.committed for s in shallow if s in commits)
+    mine: list[_Commit] = []
+    merges: list[_Commit] = []
+    for commit in landed:
         counts.in_range += 1
-        if not include_merges and " " in parents:
+        if commit.node.is_merge:
             counts.merges += 1
+            if identity.matches(commit.an, commit.ae, commit.mapped_name, commit.mapped_email):
+                merges.append(commit)
             continue
-        if not include_bots and _is_bot(f"{an}\n{ae}\n{mapped_name}\n{mapped_email}".lower()):
+        if not include_bots and _is_bot(commit.author_text):
             counts.bots += 1
             continue
-        if not identity.matches(an, ae, mapped_name, mapped_email):
+        if identity.matches(commit.an, commit.ae, commit.mapped_name, commit.mapped_email):
+            mine.append(commit)
+    counts.matched = len(mine)
+    stats = _numstats(numstats)
+    found: list[Evidence] = []
+    for commit in mine:
+        unit = history.unit_of.get(commit.node.sha)
+        found.append(
+            _commit_evidence(commit, history, merge_info(unit) if unit else None, stats, links, section)
+        )
+    for merge in merges:
+        claimed = history.claimed.get(merge.node.sha, [])
+        info = merge_info(merge.node.sha)
+        authors = [commits[s] for s in claimed]
+        others = bool(claimed) and not identity.matches(
+            authors[0].an, authors[0].ae, authors[0].mapped_name, authors[0].mapped_email
+        )
+        if others and not include_merges:
+            counts.credited += 1
+            found.append(_merge_evidence(merge, info, authors, history, links, section))
+        elif include_merges:
+            counts.included_merges += 1
+            found.append(_commit_evidence(merge, history, None, {}, links, section))
+        else:
+            counts.own_merges += 1
+    found += _releases(target, identity, time_range, commits, history, links, section, counts)
+    return found
+
+
+def _moment(iso: str, unix: str) -> datetime:
+    """A commit date in its own offset; in UTC when the offset git recorded is impossible (``+518:00``
+    exists in real histories)."""
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        return datetime.fromtimestamp(int(unix), UTC)
+
+
+@dataclass
+class _Commit:
+    """One commit as the first pass reads it: topology, dates, identity and message (no diff).
+
+    Dates stay as git printed them until asked for: most commits of a long history are never shown.
+    """
+
+    node: Node
+    committed_iso: str
+    authored_unix: str
+    authored_iso: str
+    an: str
+    ae: str
+    mapped_name: str
+    mapped_email: str
+    raw_message: str
+
+    @property
+    def committed_at(self) -> datetime:
+        return _moment(self.committed_iso, str(self.node.committed))
+
+    @property
+    def authored_at(self) -> datetime:
+        return _moment(self.authored_iso, self.authored_unix)
+
+    @property
+    def message(self) -> str:
+        return self.raw_message.strip("\n")
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0].strip()
+
+    @property
+    def body(self) -> str:
+        return self.message.split("\n", 1)[1].strip() if "\n" in self.message else ""
+
+    @property
+    def author(self) -> str:
+        return f"{self.mapped_name} <{self.mapped_email}>"
+
+    @property
+    def author_text(self) -> str:
+        return f"{self.an}\n{self.ae}\n{self.mapped_name}\n{self.mapped_email}".lower()
+
+
+@dataclass(frozen=True)
+class _Links:
+    """How to link a commit, a pull request and a tag of one repository."""
+
+    name: str
+    commit_prefix: str
+    web: str  # scheme://host/path of the repository's web page, or ""
+    gitlab: bool
+
+    @classmethod
+    def of(cls, target: _Repo, web_url: str | None) -> _Links:
+        prefix = commit_url(target.remote_url, target.name, "")  # every commit url ends with the sha
+        parsed = _parse_remote(target.remote_url) if target.remote_url else None
+        web = f"{parsed[0]}://{parsed[1]}/{parsed[2]}" if parsed else ""
+        if web_url:
+            web = web_url.rstrip("/")
+            prefix = f"{web}/commit/"
+        return cls(target.name, prefix, web, "gitlab" in web)
+
+    def commit(self, sha: str) -> str:
+        return self.commit_prefix + sha
+
+    def pull(self, info: MergeInfo) -> str:
+        """The pull or merge request's web page, when the remote is a web host and the key is ours."""
+        if not self.web or info.number is None or not info.key.startswith(self.name.lower()):
+            return ""
+        if info.kind == "merge_request":
+            return f"{self.web}/-/merge_requests/{info.number}"
+        return f"{self.web}/pull/{info.number}" if "github" in self.web else ""
+
+    def tag(self, name: str, sha: str) -> str:
+        if self.web and "github" in self.web:
+            return f"{self.web}/releases/tag/{name}"
+        if self.web and self.gitlab:
+            return f"{self.web}/-/tags/{name}"
+        return self.commit(sha)
+
+
+def _unit_extra(info: MergeInfo | None, merge_sha: str, links: _Links) -> dict[str, Any]:
+    if info is None:
+        return {}
+    key = info.key or f"{links.name}@{merge_sha}".lower()
+    extra: dict[str, Any] = {"unit": key, "unit_kind": info.kind, "unit_title": info.title}
+    extra["unit_merge"] = merge_sha
+    if info.number is not None:
+        extra["unit_number"] = info.number
+    url = links.pull(info)
+    if url:
+        extra["unit_url"] = url
+    return extra
+
+
+def _commit_evidence(
+    commit: _Commit,
+    history: History,
+    unit: MergeInfo | None,
+    stats: dict[str, str],
+    links: _Links,
+    section: SourceSection,
+) -> Evidence:
+    sha, subject, body = commit.node.sha, commit.subject, _trim(commit.body)
+    landed = datetime.fromtimestamp(history.landed[sha], UTC)
+    committed = commit.committed_at
+    completed = committed if landed == committed else landed.astimezone(committed.tzinfo)
+    extra: dict[str, Any] = {"sha": sha}
+    additions: int | None = None
+    deletions: int | None = None
+    files: int | None = None
+    paths: list[str] = []
+    top_dir = ""
+    if sha in stats:
+        additions, deletions, files, paths, top_dir = _numstat(stats[sha])
+    elif commit.node.is_merge:
+        additions = deletions = files = 0  # git shows no diff for a merge
+    else:
+        extra["shallow_boundary"] = True  # a shallow clone's cut: its diff would be the whole tree
+    extra.update(paths=paths, top_dir=top_dir, source_name=section.name)
+    if completed != committed:
+        extra["committed_at"] = committed.isoformat()
+    merge_sha = history.unit_of.get(sha, "")
+    extra.update(_unit_extra(unit, merge_sha, links))
+    refs = extract_refs(f"{subject}\n{body}", links.name)
+    if unit is None and not commit.node.is_merge:
+        number = squash_number(subject)
+        if number is not None:
+            squash = MergeInfo("pull_request", f"{links.name}#{number}".lower(), number, subject, "")
+            extra.update(_unit_extra(squash, sha, links), unit_title=clean_title(subject))
+    release = release_version(subject)
+    if release:
+        extra["release"] = release
+        if "unit" not in extra:
+            extra.update(unit=f"{links.name}@{release}".lower(), unit_kind="release", unit_title=release)
+    if extra.get("unit") and extra["unit"] not in refs:
+        refs.append(str(extra["unit"]))
+    return Evidence(
+        id=f"git:{links.name}@{sha}",
+        source="git",
+        kind="commit",
+        title=subject,
+        url=links.commit(sha),
+        completed_at=completed,
+        body=body,
+        author=commit.author,
+        repo=links.name,
+        created_at=commit.authored_at,
+        refs=refs,
+        additions=additions,
+        deletions=deletions,
+        files=files,
+        extra=extra,
+    )
+
+
+def _merge_evidence(
+    merge: _Commit,
+    info: MergeInfo,
+    claimed: list[_Commit],
+    history: History,
+    links: _Links,
+    section: SourceSection,
+) -> Evidence:
+    """The person's merge of someone else's pull request or branch: credited like a review given."""
+    sha = merge.node.sha
+    committed = merge.committed_at
+    landed = datetime.fromtimestamp(history.landed[sha], UTC).astimezone(committed.tzinfo)
+    extra = _unit_extra(info, sha, links)
+    authors = list(dict.fromkeys(c.author for c in claimed))
+    extra.update(sha=sha, commits=len(claimed), merged_authors=authors, source_name=section.name)
+    refs = extract_refs(f"{info.title}\n{merge.body}", links.name)
+    refs = list(dict.fromkeys([str(extra["unit"]), *refs]))
+    return Evidence(
+        id=f"git:{links.name}@{sha}",
+        source="git",
+        kind="merge",
+        title=info.title,
+        url=extra.get("unit_url") or links.commit(sha),
+        completed_at=landed,
+        body=_trim(merge.body),
+        author=merge.author,
+        repo=links.name,
+        created_at=claimed[0].authored_at if claimed else None,
+        refs=refs,
+        extra=extra,
+    )
+
+
+def _releases(
+    target: _Repo,
+    identity: _Identity,
+    time_range: TimeRange,
+    commits: dict[str, _Commit],
+    history: History,
+    links: _Links,
+    section: SourceSection,
+    counts: _Counts,
+) -> list[Evidence]:
+    """Tags the person made (annotated) or that point at their commit, made in ``time_range``."""
+    if not target.repo.tags:  # read from the refs files: no process for a repository without tags
+        return []
+    fields_ = ("%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)", "%(taggername)",
+               "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(contents:subject)")  # fmt: skip
+    out = str(target.repo.git.for_each_ref("refs/tags", f"--format={'%00'.join(fields_)}"))
+    found = []
+    for line in out.splitlines():
+        name, kind, peeled, obj, tagger, email, tagged_at, message = (line.split("\x00") + [""] * 8)[:8]
+        sha = peeled if kind == "tag" else obj
+        target_commit = commits.get(sha)
+        if kind == "tag" and tagged_at:
+            when = datetime.fromisoformat(tagged_at)
+        elif target_commit is not None and sha in history.landed:
+            when = datetime.fromtimestamp(history.landed[sha], UTC)
+        else:
             continue
-        counts.matched += 1
-        subject, _, rest = rest.partition("\x1f")
-        body, _, numstat = rest.rpartition("\x1f")
-        additions, deletions, files, paths, top_dir = _numstat(numstat)
-        body = _trim(body)
+        if not time_range.since <= when < time_range.until:
+            continue
+        by_person = kind == "tag" and identity.matches(tagger, email, tagger, email)
+        by_person = by_person or (
+            target_commit is not None
+            and identity.matches(target_commit.an, target_commit.ae, target_commit.mapped_name,
+                                 target_commit.mapped_email)
+        )  # fmt: skip
+        if not by_person:
+            continue
+        version = release_version(name) or name
+        counts.releases += 1
         found.append(
             Evidence(
-                id=f"git:{target.name}@{sha}",
+                id=f"git:{links.name}@refs/tags/{name}",
                 source="git",
-                kind="commit",
-                title=subject,
-                url=url_prefix + sha,
-                completed_at=datetime.fromisoformat(ci),
-                body=body,
-                author=f"{mapped_name} <{mapped_email}>",
-                repo=target.name,
-                created_at=datetime.fromisoformat(ai),
-                refs=extract_refs(f"{subject}\n{body}", target.name),
-                additions=additions,
-                deletions=deletions,
-                files=files,
-                extra={"sha": sha, "paths": paths, "top_dir": top_dir, "source_name": section.name},
+                kind="release",
+                title=f"Released {name}",
+                url=links.tag(name, sha),
+                completed_at=when,
+                body=_trim(message if kind == "tag" else ""),
+                author=f"{tagger} <{email}>"
+                if kind == "tag"
+                else (target_commit.author if target_commit else ""),
+                repo=links.name,
+                refs=[sha, f"{links.name}@{version}".lower()],
+                extra={
+                    "tag": name,
+                    "sha": sha,
+                    "release": version,
+                    "unit": f"{links.name}@{version}".lower(),
+                    "unit_kind": "release",
+                    "unit_title": version,
+                    "source_name": section.name,
+                },
             )
         )
     return found
@@ -462,13 +906,24 @@ def _count(n: int, noun: str) -> str:
 
 
 def _summary(counts: _Counts, section: SourceSection) -> str:
-    text = f"{_count(counts.in_range, 'commit')} in range, {counts.matched} by the person"
+    landed = _count(counts.in_range - counts.merges, "commit")
+    text = f"{landed} landed in range, {counts.matched} by the person"
+    if counts.credited:
+        text += f", {_count(counts.credited, 'merge')} of others' work"
+    if counts.included_merges:
+        text += f", {_count(counts.included_merges, 'merge')} included"
+    if counts.releases:
+        text += f", {_count(counts.releases, 'release tag')}"
     excluded = []
     if not _flag(section, "include_merges"):
-        excluded.append(_count(counts.merges, "merge"))
+        excluded.append(f"{_count(counts.own_merges, 'merge')} of their own or long-lived branches")
     if not _flag(section, "include_bots"):
         excluded.append(_count(counts.bots, "bot commit"))
-    return text + (f", excluded {' and '.join(excluded)}" if excluded else "")
+    text += f"; excluded {' and '.join(excluded)}" if excluded else ""
+    if counts.shallow:
+        cut = datetime.fromtimestamp(max(counts.shallow), UTC).date().isoformat()
+        text += f"; shallow clone: history before {cut} is missing (git fetch --unshallow)"
+    return text
 
 
 def fetch(
@@ -490,6 +945,8 @@ def fetch(
                 failures.append(f"{target.name}: git failed: {_git_message(error)}")
                 continue
             identities += identity.shown
+            if counts.shallow:  # the walk reached the cut: some of the range may be missing
+                failures.append(f"{target.name}: shallow clone cuts the range; run git fetch --unshallow")
             parts.append(
                 f"{target.name}: {_summary(counts, section)}"
                 if len(targets) > 1
@@ -518,4 +975,5 @@ connector = Connector(
     fetch=fetch,
     check=check,
     implicit=implicit,
+    check_person=check_person,
 )

@@ -137,8 +137,9 @@ def test_fetch_selects_the_persons_commits_that_landed_in_range(api: Api) -> Non
     assert result.report.source == "code"
     assert result.report.type == "git"
     assert result.report.detail == (
-        "10 commits in range, 7 by the person, excluded 1 merge and 1 bot commit; "
-        "identities: ADA@x.io, ada-l@users.noreply.github.com, ID+ada-l@users.noreply.github.com"
+        "9 commits landed in range, 7 by the person; excluded 1 merge of their own or long-lived branches "
+        "and 1 bot commit; identities: ADA@x.io, ada-l@users.noreply.github.com, "
+        "ID+ada-l@users.noreply.github.com"
     )
     assert result.identities == [
         "ADA@x.io",
@@ -198,7 +199,7 @@ def test_include_merges_and_bots(api: Api) -> None:
     assert merge.title == "Merge pull request #42 from acme/feature"
     assert merge.refs == ["acme/api#42"]
     assert (merge.additions, merge.deletions, merge.files) == (0, 0, 0)
-    assert result.report.detail.startswith("10 commits in range, 8 by the person; identities:")
+    assert result.report.detail.startswith("9 commits landed in range, 7 by the person, 1 merge included;")
     bot = gitconn.fetch(Person(emails=[DEPENDABOT[1]]), RANGE, section(api.repo.path, include_bots=True))
     assert [e.extra["sha"] for e in bot.evidence] == [api.shas["bot"]]
     assert gitconn.fetch(Person(emails=[DEPENDABOT[1]]), RANGE, section(api.repo.path)).evidence == []
@@ -224,7 +225,9 @@ def test_no_identity_at_all_is_a_usage_error(tmp_path: Path) -> None:
 # ---- several repositories, urls, process count --------------------------------------------------------
 
 
-def test_two_repositories_one_git_log_each(api: Api, web: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_repositories_three_git_logs_each(api: Api, web: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per repository: check-mailmap, the first-parent walk, one pass without diffs, and --numstat of
+    the person's commits only; no process for tags when there are none."""
     commands: list[list[str]] = []
     execute = git.cmd.Git.execute
 
@@ -242,8 +245,8 @@ def test_two_repositories_one_git_log_each(api: Api, web: Api, monkeypatch: pyte
     monkeypatch.setattr(git.cmd.Git, "execute", counting)
     monkeypatch.setattr(git.cmd, "safer_popen", counting_popen)
     result = gitconn.fetch(ada(), RANGE, section(api.repo.path, web.repo.path))
-    assert [c[1] for c in commands] == ["check-mailmap", "log", "check-mailmap", "log"]
-    assert len(spawned) == 4
+    assert [c[1] for c in commands] == ["check-mailmap", "log", "log", "log"] * 2
+    assert len(spawned) == 8
 
     web_ids = [e.id for e in result.evidence if e.repo == "acme/platform/web"]
     assert web_ids == [f"git:acme/platform/web@{web.shas[k]}" for k in ("fix", "login")]
@@ -254,8 +257,9 @@ def test_two_repositories_one_git_log_each(api: Api, web: Api, monkeypatch: pyte
     assert (fix.additions, fix.deletions) == (1, 1)
     assert result.report.items == 9
     assert result.report.detail == (
-        "acme/api: 10 commits in range, 7 by the person, excluded 1 merge and 1 bot commit; "
-        "acme/platform/web: 3 commits in range, 2 by the person, excluded 0 merges and 0 bot commits; "
+        "acme/api: 9 commits landed in range, 7 by the person; excluded 1 merge of their own or long-lived "
+        "branches and 1 bot commit; acme/platform/web: 3 commits landed in range, 2 by the person; excluded "
+        "0 merges of their own or long-lived branches and 0 bot commits; "
         "identities: ADA@x.io, ada-l@users.noreply.github.com, ID+ada-l@users.noreply.github.com"
     )
 
@@ -288,7 +292,7 @@ def test_connector_is_registered() -> None:
     connector = available()["git"]
     assert connector is gitconn.connector
     assert connector.implicit is not None
-    assert connector.implicit() == SourceSection(name="git", type="git", options={})
+    assert connector.implicit() == SourceSection(name="git", type="git", options={}, implicit=True)
 
 
 # ---- check: paths ------------------------------------------------------------------------------------

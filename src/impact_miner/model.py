@@ -48,11 +48,16 @@ class Person:
 
 @dataclass
 class SourceSection:
-    """One ``[sources.NAME]`` table of the config, with secret references already resolved."""
+    """One ``[sources.NAME]`` table of the config, with secret references already resolved.
+
+    ``implicit`` marks a section no config named (git on the current repository): when other sources
+    are configured, a problem with it skips it instead of stopping the run.
+    """
 
     name: str
     type: str
     options: dict[str, Any] = field(default_factory=dict)
+    implicit: bool = False
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)

@@ -46,13 +46,31 @@ class RunSpec:
     cache: Cache | None = None
     llm: LLMOptions | None = None  # a model to write statements with; None: the offline writer only
     framework: str | None = None  # competency framework (built-in name or TOML path); None: the default
+    skipped: list[SourceReport] = field(default_factory=list)  # implicit sources that could not be used
 
 
-def check_sources(spec: RunSpec) -> None:
-    """Validate every section before anything is fetched, so bad input fails fast with exit 2."""
+def check_sources(spec: RunSpec) -> RunSpec:
+    """Validate every section before anything is fetched, so bad input fails fast with exit 2.
+
+    An implicit section (git on the current directory) that cannot be used while other sources are
+    configured is left out and reported as skipped, with the reason, instead.
+    """
+    usable: list[tuple[Connector, SourceSection]] = []
+    skipped = list(spec.skipped)
+    configured = any(not section.implicit for _, section in spec.sources)
     for connector, section in spec.sources:
-        if connector.check is not None:
-            connector.check(section)
+        try:
+            if connector.check is not None:
+                connector.check(section)
+            if connector.check_person is not None:
+                connector.check_person(section, spec.person)
+        except MineError as error:
+            if not (section.implicit and configured):
+                raise
+            skipped.append(SourceReport(section.name, "skipped", 0, f"not used: {error}", connector.type))
+            continue
+        usable.append((connector, section))
+    return replace(spec, sources=usable, skipped=skipped)
 
 
 def collect(
@@ -87,7 +105,7 @@ def collect(
         for identity in result.identities:
             if "@" in identity and identity not in person.emails:
                 person.emails.append(identity)
-    return list(evidence.values()), [r.report for r in results], person
+    return list(evidence.values()), [*(r.report for r in results), *spec.skipped], person
 
 
 def write_statements(
@@ -162,7 +180,7 @@ def link_projects(
 
 def build_report(spec: RunSpec, progress: Progress | None = None) -> Report:
     """Run the whole pipeline and return the report."""
-    check_sources(spec)
+    spec = check_sources(spec)
     evidence, coverage, person = collect(spec, progress)
     if progress:
         progress(f"grouping {len(evidence)} items")
@@ -180,7 +198,7 @@ def build_report(spec: RunSpec, progress: Progress | None = None) -> Report:
 
 def gather_evidence(spec: RunSpec, progress: Progress | None = None) -> Report:
     """Fetch and link evidence without writing statements (``mine evidence`` / ``--dry-run``)."""
-    check_sources(spec)
+    spec = check_sources(spec)
     evidence, coverage, person = collect(spec, progress)
     projects, coverage = link_projects(evidence, coverage, spec.now)
     return Report(

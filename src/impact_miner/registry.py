@@ -56,7 +56,8 @@ class Connector:
 
     ``fetch`` returns the person's evidence in the range plus a SourceReport, and may raise: the
     pipeline then marks the source failed and keeps going. ``check`` validates a section before any
-    fetch and raises :class:`~impact_miner.errors.MineError` for bad input (exit 2).
+    fetch and raises :class:`~impact_miner.errors.MineError` for bad input (exit 2); ``check_person``
+    does the same for what the section needs to know about the person (git: an identity to match).
     ``implicit`` is the section used when the config names no source of this type (``None``: the
     type is off unless configured).
     """
@@ -66,6 +67,7 @@ class Connector:
     fetch: FetchFunction
     check: Callable[[SourceSection], None] | None = None
     implicit: Callable[[], SourceSection | None] | None = None
+    check_person: Callable[[SourceSection, Person], None] | None = None
 
 
 def available() -> dict[str, Connector]:

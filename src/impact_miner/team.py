@@ -506,7 +506,7 @@ def skipped(connector: Connector, why: str) -> Connector:
     ) -> FetchResult:
         return FetchResult([], SourceReport(section.name, "skipped", 0, why, connector.type))
 
-    return replace(connector, fetch=fetch, check=None)
+    return replace(connector, fetch=fetch, check=None, check_person=None)
 
 
 def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResult:
