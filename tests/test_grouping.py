@@ -1,4 +1,4 @@
-"""Linking evidence into projects: shared keys, areas, chores, ordering, ids and titles.
+"""Linking evidence into units and projects: shared keys, themes, chores, ordering, ids and titles.
 
 The builders and FIXTURES here are reused by test_offline_writer.py and test_verifier.py.
 """
@@ -148,7 +148,7 @@ CHORES = [
     commit("c3", "docs: fix typo in README", top_dir="", day=17),
     commit("c4", "Update deps", repo="acme/web", top_dir="", paths=("yarn.lock", "a/package-lock.json")),
     commit("c5", "Merge branch 'main' into feature", day=18),
-    commit("c6", "chore(release): 1.4.0", day=18),
+    commit("c6", "start version 1.4.1.dev", day=18),
 ]
 FIXTURES = {
     "tickets": TICKET_WORK,
@@ -178,8 +178,8 @@ def test_commit_referencing_a_pull_request_joins_it_and_its_review() -> None:
     [project] = group_projects(PR_WORK)
     assert sorted(project.evidence_ids) == sorted(e.id for e in PR_WORK)
     assert project.keys == ["acme/api#12"]
-    assert project.id == "acme-api-indexer"
-    assert project.title == "Move index merges off the request path (acme/api, indexer/)"
+    assert project.id == "acme-api-12"
+    assert project.title == "Move index merges off the request path"
 
 
 def test_pull_request_references_link_whatever_the_case_of_the_repository_name() -> None:
@@ -210,19 +210,96 @@ def test_a_ticket_title_is_the_subject_of_its_key() -> None:
     assert project.title == "ABC-7: Let admins export audit logs"
 
 
-def test_unlinked_commits_group_by_repository_and_top_directory() -> None:
-    projects = group_projects(AREA_WORK)
-    assert [(p.id, p.title) for p in projects] == [
-        ("acme-api-billing", "Speed up billing export (acme/api, billing/)"),
-        ("acme-web", "Add dark mode toggle (acme/web)"),
+def test_unrelated_commits_in_one_folder_are_not_a_project() -> None:
+    """No folder buckets: sharing only a directory (and a file everyone touches) says nothing."""
+    evidence = [
+        commit("f1", "Speed up billing export", paths=("billing/export.py", "CHANGES.rst")),
+        commit("f2", "Handle empty invoices", top_dir="billing", day=19,
+               paths=("billing/invoice.py", "CHANGES.rst")),
+        commit("f4", "Document the tax rules", top_dir="billing", day=17, paths=("billing/taxes.md",)),
+        commit("f3", "Add dark mode toggle", repo="acme/web", top_dir="", day=17, additions=80, files=3),
+    ] + [commit(f"z{n}", f"Tune unrelated part {n}", paths=(f"other/{n}.py", "CHANGES.rst"), day=10 + n)
+         for n in range(6)]  # fmt: skip
+    projects = group_projects(evidence)
+    assert all(len(p.evidence_ids) == 1 for p in projects)
+    assert {p.title for p in projects} >= {
+        "Speed up billing export", "Handle empty invoices", "Document the tax rules", "Add dark mode toggle"
+    }  # fmt: skip
+
+
+def test_direct_commits_on_the_same_rare_files_and_words_form_a_theme() -> None:
+    """Commits made straight on a branch join when their content is close, never past the size guard."""
+    theme = [
+        commit(
+            f"t{n}",
+            f"Port the donate link to branch {n}",
+            paths=("docs/_templates/sidebar.html",),
+            day=10 + n,
+        )
+        for n in range(3)
     ]
-    assert projects[0].evidence_ids == [AREA_WORK[0].id, AREA_WORK[1].id]
-    assert projects[0].keys == []
+    unrelated = [
+        commit(f"u{n}", f"Rework module {n}", paths=(f"src/mod{n}.py",), day=11 + n) for n in range(8)
+    ]
+    projects = group_projects(theme + unrelated)
+    [joined] = [p for p in projects if len(p.evidence_ids) > 1]
+    assert sorted(joined.evidence_ids) == sorted(e.id for e in theme)
+    far = commit("t9", "Port the donate link to branch 9", paths=("docs/_templates/sidebar.html",), day=30)
+    far.completed_at += timedelta(days=60)
+    assert (
+        far.id not in next(p for p in group_projects([*theme, far]) if len(p.evidence_ids) > 1).evidence_ids
+    )
+
+
+def test_one_pull_request_touching_several_folders_is_one_project() -> None:
+    """Commits a merge brought in (extra["unit"]) stay together whatever folders they touch."""
+    parts = [
+        commit(f"w{n}", title, top_dir=folder, paths=(f"{folder}/x.py",), day=10 + n)
+        for n, (title, folder) in enumerate(
+            [("Add the model", "models"), ("Add the view", "views"), ("Document it", "docs")]
+        )
+    ]
+    for item in parts:
+        item.extra.update(
+            unit="acme/api#31", unit_kind="pull_request", unit_title="Add invoices", unit_number=31
+        )
+        item.refs.append("acme/api#31")
+    [project] = group_projects(parts)
+    assert project.title == "Add invoices"
+    assert project.id == "acme-api-31"
+    assert project.keys == ["acme/api#31"]
+
+
+def test_the_persons_merges_of_others_work_and_reviews_are_credited_apart() -> None:
+    merged = Evidence(
+        id="git:acme/api@" + "m" * 40, source="git", kind="merge", title="Add webhooks",
+        url="https://github.com/acme/api/pull/50", completed_at=at(18), repo="acme/api",
+        refs=["acme/api#50"], extra={"unit": "acme/api#50", "unit_kind": "pull_request", "sha": "m" * 40},
+    )  # fmt: skip
+    own = commit("o1", "Speed up search", paths=("search/x.py",))
+    projects = group_projects([merged, review(60, "Add exports"), own])
+    assert [p.title for p in projects] == [
+        "Speed up search",
+        "Reviews and merges of others' work in acme/api",
+    ]
+    assert sorted(projects[1].evidence_ids) == sorted([merged.id, "github-review:acme/api#60"])
+
+
+def test_a_release_is_its_own_project_not_maintenance() -> None:
+    release = commit("r1", "release version 2.1.2", paths=("CHANGES.rst", "src/__init__.py"))
+    release.extra.update(release="2.1.2", unit="acme/api@2.1.2", unit_kind="release", unit_title="2.1.2")
+    revert = commit("r2", 'Revert "Clarify the contract of Response.ok"', paths=("src/models.py",))
+    projects = group_projects([release, revert, *CHORES[:2]])
+    assert [p.title for p in projects] == [
+        "Released 2.1.2", 'Revert "Clarify the contract of Response.ok"', "Maintenance"
+    ]  # fmt: skip
+    assert projects[0].id == "acme-api-2-1-2"
+    assert [p.title for p in group_projects([commit("r3", "chore(release): 1.4.0")])] == ["Released 1.4.0"]
 
 
 def test_chores_fold_into_one_maintenance_project_placed_last() -> None:
     projects = group_projects(CHORES + AREA_WORK[2:])
-    assert [p.id for p in projects] == ["acme-web", "maintenance"]
+    assert [p.id for p in projects] == ["add-dark-mode-toggle", "maintenance"]
     maintenance = projects[-1]
     assert maintenance.maintenance and maintenance.title == "Maintenance"
     assert sorted(maintenance.evidence_ids) == sorted(e.id for e in CHORES)
@@ -231,7 +308,7 @@ def test_chores_fold_into_one_maintenance_project_placed_last() -> None:
 
 def test_maintenance_is_last_even_when_it_is_the_biggest() -> None:
     projects = group_projects([*CHORES, commit("h1", "Add health check", top_dir="ops")])
-    assert [p.id for p in projects] == ["acme-api-ops", "maintenance"]
+    assert [p.id for p in projects] == ["add-health-check", "maintenance"]
 
 
 def test_a_chore_with_a_ticket_key_stays_with_its_ticket() -> None:
@@ -262,9 +339,9 @@ def test_a_chore_never_joins_two_pieces_of_work() -> None:
     [
         ("chore(deps): bump lodash from 4.17.20 to 4.17.21", (), "version bumps"),
         ("Bump version to 2.0", (), "version bumps"),
-        ("release v1.2.3", (), "releases"),
-        ("chore(release): 1.4.0", (), "releases"),
-        ("v2.0.1", (), "releases"),
+        ("start version 2.1.3", (), "version bumps"),
+        ("update requirements", (), "dependency updates"),
+        ("release v1.2.3", (), None),  # a release unit of its own, not a chore
         ("format", (), "formatting"),
         ("Reformat code", (), "formatting"),
         ("run prettier", (), "formatting"),
@@ -276,11 +353,11 @@ def test_a_chore_never_joins_two_pieces_of_work() -> None:
         ("ABC-3: fix typos in docs", (), "typo fixes"),
         ("Merge branch 'main' into feature", (), "merges"),
         ("Merge pull request #12 from ada/search", (), "merges"),
-        ("Update deps", ("uv.lock", "web/yarn.lock", "go.sum"), "lockfiles"),
+        ("Refresh vendored code", ("uv.lock", "web/yarn.lock", "go.sum"), "lockfiles"),
         ("Format search results as a table", (), None),
         ("Add typography settings", (), None),
         ("Release notes page for admins", (), None),
-        ("Update deps", ("uv.lock", "pyproject.toml"), None),
+        ("Refresh vendored code", ("uv.lock", "pyproject.toml"), None),
         ("Add lint rule for SQL", (), None),
     ],
 )
@@ -289,7 +366,7 @@ def test_chore_rules(title: str, paths: tuple[str, ...], label: str | None) -> N
 
 
 def test_a_truncated_path_list_is_not_lockfile_only() -> None:
-    assert chore_kind(commit("k2", "Update deps", paths=("uv.lock",), files=60)) is None
+    assert chore_kind(commit("k2", "Refresh vendored code", paths=("uv.lock",), files=60)) is None
 
 
 def test_subjects_drop_prefixes_ticket_keys_and_pull_request_numbers() -> None:
@@ -320,33 +397,34 @@ def test_projects_are_ordered_by_items_then_lines_then_files_then_span() -> None
         commit("t1", "Add metrics", top_dir="metrics", files=10, deletions=0, additions=2),
         commit("u1", "Add tracing", top_dir="tracing", files=10, deletions=0, additions=2),
     ]
+    for item in evidence:
+        item.refs = [f"ABC-{ord(item.extra['sha'][0])}"]  # a ticket key per letter joins each pair
     ids = [p.id for p in group_projects(evidence)]
     assert ids == [
-        "acme-api-admin",  # 2 items, 24 lines, 10 files
-        "acme-api-export",  # 2 items, 24 lines, 2 files
-        "acme-api-import",  # 1 item, 1002 lines
-        "acme-api-audit",  # 1 item, 12 lines, 5 files
-        "acme-api-metrics",  # 1 item, 2 lines, 10 files: ties with tracing, by id
-        "acme-api-tracing",
+        "abc-115",  # s: 2 items, 24 lines, 10 files
+        "abc-112",  # p: 2 items, 24 lines, 2 files
+        "abc-113",  # q: 1 item, 1002 lines
+        "abc-114",  # r: 1 item, 12 lines, 5 files
+        "abc-116",  # t: 1 item, 2 lines, 10 files: ties with u, by id
+        "abc-117",
     ]
 
 
 def test_span_breaks_ties_after_files() -> None:
-    short = [commit("v1", "Add a", top_dir="a"), commit("v2", "Add a2", top_dir="a")]
-    long = [commit("w1", "Add b", top_dir="b"), commit("w2", "Add b2", top_dir="b", day=20)]
-    assert [p.id for p in group_projects(short + long)] == ["acme-api-b", "acme-api-a"]
+    short = [commit("v1", "Add a", refs=("ABC-1",)), commit("v2", "Add a2", refs=("ABC-1",))]
+    long = [commit("w1", "Add b", refs=("ABC-2",)), commit("w2", "Add b2", refs=("ABC-2",), day=20)]
+    assert [p.id for p in group_projects(short + long)] == ["abc-2", "abc-1"]
 
 
 def test_ids_are_stable_and_deduplicated() -> None:
     evidence = [
-        commit("x1", "Add search", repo="acme/api", top_dir=""),
-        commit("y1", "Add billing", repo="acme-api", top_dir="", additions=1),
-        commit("z1", "Add docs", repo="acme.api", top_dir="", additions=0),
+        commit("x1", "Add search", repo="acme/api", paths=("a.py",)),
+        commit("y1", "Add search", repo="acme-api", paths=("b.py",), additions=1, day=1),
+        commit("z1", "Add search!", repo="acme.api", paths=("c.py",), additions=0, day=28),
     ]
     projects = group_projects(evidence)
-    assert [p.id for p in projects] == ["acme-api", "acme-api-2", "acme-api-3"]
-    titles = ["Add search (acme/api)", "Add billing (acme-api)", "Add docs (acme.api)"]
-    assert [p.title for p in projects] == titles
+    assert [p.id for p in projects] == ["add-search", "add-search-2", "add-search-3"]
+    assert [p.repos for p in projects] == [["acme/api"], ["acme-api"], ["acme.api"]]
 
 
 def test_grouping_is_deterministic_whatever_the_input_order() -> None:
@@ -372,9 +450,10 @@ def test_all_kinds_of_evidence_in_one_run() -> None:
     titles = [p.title for p in projects]
     assert titles == [
         "ABC-1: Add rate limiting to the search endpoint",
-        "Move index merges off the request path (acme/api, indexer/)",
-        "Speed up billing export (acme/api, billing/)",
-        "Add dark mode toggle (acme/web)",
+        "Move index merges off the request path",
+        "Add dark mode toggle",
+        "Speed up billing export",
+        "Handle empty invoices",
         "Maintenance",
     ]
     everything = {i for p in projects for i in p.evidence_ids}

@@ -90,7 +90,7 @@ def test_statement_for_a_ticket_project() -> None:
 
 def test_statement_for_a_pull_request_with_its_commit_and_review() -> None:
     assert statements(FIXTURES["pull request"]) == {
-        "acme-api-indexer": "Moved index merges off the request path across 1 commit, 1 pull request and "
+        "acme-api-12": "Moved index merges off the request path across 1 commit, 1 pull request and "
         "1 review (+130/−32 lines, 5 files) in acme/api between 2026-11-19 and 2026-11-20 [acme/api#12]."
     }
 
@@ -106,16 +106,19 @@ def test_statement_for_an_epic_names_the_epic_first() -> None:
 
 def test_statements_for_areas_use_singulars_for_one() -> None:
     assert statements(FIXTURES["areas"]) == {
-        "acme-api-billing": "Sped up billing export across 2 commits (+50/−12 lines, 2 files) in acme/api "
-        "between 2026-11-16 and 2026-11-19.",
-        "acme-web": "Added dark mode toggle with 1 commit (+80/−2 lines, 3 files) in acme/web on 2026-11-17.",
+        "speed-up-billing-export": "Sped up billing export with 1 commit (+40/−10 lines, 1 file) in acme/api "
+        "on 2026-11-16.",
+        "fix-handle-empty-invoices": "Handled empty invoices with 1 commit (+10/−2 lines, 1 file) in acme/api "
+        "on 2026-11-19.",
+        "add-dark-mode-toggle": "Added dark mode toggle with 1 commit (+80/−2 lines, 3 files) in acme/web on "
+        "2026-11-17.",
     }
 
 
 def test_statement_for_maintenance_lists_only_the_chores_present() -> None:
     assert statements(FIXTURES["chores"]) == {
         "maintenance": "Kept acme/api and acme/web healthy with 6 maintenance changes "
-        "(version bumps, releases, formatting, typo fixes, merges, lockfiles)."
+        "(version bumps, dependency updates, formatting, typo fixes, merges)."
     }
     bump = [commit("c1", "Bump lodash from 1.0.0 to 1.0.1", repo="acme/web")]
     expected = "Kept acme/web healthy with 1 maintenance change (version bumps)."
@@ -163,7 +166,7 @@ def test_statements_are_byte_identical_for_any_input_order() -> None:
         shuffled = evidence[:]
         random.Random(seed).shuffle(shuffled)
         assert statements(shuffled) == expected
-    assert len(expected) == 5
+    assert len(expected) == 6
 
 
 @pytest.mark.parametrize("name", [*FIXTURES, "epic", "review only"])

@@ -1,25 +1,40 @@
-"""Link evidence into projects: items that share a key are one piece of work.
+"""Link evidence into projects, in two levels: units of work, then projects of units.
 
-An item's link keys are its refs, its own locator (``owner/repo#12`` for a pull request and for a
-review of it, ``KEY-1`` for a ticket), a commit's full sha and a ticket's epic or parent. Items that
-share a key are joined (connected components). Items that share none are grouped by repository and
-top-level directory, except a ticket, which is a piece of work of its own. Trivial chores fold into one
-Maintenance project, unless they share a key with real work, which they then join (a chore never joins
-two pieces of work together). A project whose tickets belong to an epic whose summary they carry
-(``extra["epic_title"]``) is titled ``EPIC-1: summary``.
+**Units** come from what the sources record. A pull or merge request is one unit with every commit it
+holds (by sha from GitHub/GitLab, or by merge topology from git: ``extra["unit"]``), its reviews and
+the person's merge of it; a release (tag or release commit) is one; a ticket is one; a commit made
+straight on a branch is one.
+
+**Projects** join units only on strong evidence:
+
+- a unit that cites another's key (a ticket key, a pull request, a reverted commit) joins it, and
+  units that cite the same issue or ticket join each other, unless that key is cited so widely
+  (``HUB_LIMIT`` units) that it says nothing about the work;
+- a ticket joins its epic (or its parent), and tickets of different epics never meet, whatever they
+  cite;
+- two commits made straight on a branch join when their content is close: they share files that few
+  other units touch, their subjects share rare words, and they landed within ``THEME_DAYS`` of each
+  other; a theme never grows past ``theme_limit`` commits (a tenth of the person's own commits, or
+  ``THEME_FLOOR``), and joins by average linkage, so one close pair cannot chain unrelated work.
+
+Reviews given and other people's pull requests the person merged are credited, never mixed into the
+person's own work: they form one project per repository. Trivial chores (version bumps, formatting,
+typo fixes, lockfiles) fold into one *Maintenance* project, unless they belong to a unit or cite real
+work. Many tiny commits left alone are listed honestly as *Other changes*, split by time so that no
+such project passes the theme limit either. Projects are ordered by substance, own work first.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import NOT_TICKETS, TICKET_KEY, URL
-
-if TYPE_CHECKING:
-    import pandas as pd
+from impact_miner.topology import release_version
 
 # Trivial chores: (label, field, pattern). A "title" pattern must match at the start of the title's first
 # line, after any ticket keys and an optional conventional-commit prefix such as ``chore(deps):``; a
@@ -28,10 +43,14 @@ if TYPE_CHECKING:
 CHORE_RULES: tuple[tuple[str, str, str], ...] = (
     ("version bumps", "title", r"bump(?:s|ed)? .+ from .+ to \S"),
     ("version bumps", "title", r"bump(?:s|ed)? (?:the )?version\b"),
+    ("version bumps", "title", r"(?:start|begin|open)(?:ed|s)? (?:version|v)\s*\d"),
     ("version bumps", "title", r"update (?:dependency|dependencies|module|package) \S+ to v?\d"),
-    ("releases", "title", r"chore\(release\)|release v?\d|prepare (?:release )?v?\d|v?\d+\.\d+\.\d+\s*$"),
+    ("dependency updates", "title",
+     r"(?:update|upgrade|refresh|pin|unpin)(?:d|s)? (?:the )?"
+     r"(?:requirements|deps|dependencies|lockfiles?|pins)\s*$"),
     ("formatting", "title", r"style(?:\([^)]*\))?!?:"),
     ("formatting", "title", r"(?:re)?format(?:ted|ting)?(?: (?:the )?(?:code|codebase|files|sources))?\s*$"),
+    ("formatting", "title", r"fix(?:e[sd])? (?:the )?format(?:ting)?\s*$"),
     ("formatting", "title", r"(?:run|apply) (?:black|prettier|ruff|isort|[a-z-]*fmt|[a-z-]*format)\b"),
     ("formatting", "title", r"(?:ruff|cargo|go|npm run|yarn) (?:format|fmt)\s*$"),
     ("formatting", "title", r"lint(?:ing)? fix(?:es)?\b|fix(?:e[sd])? (?:the )?lint(?:ing)?\b"),
@@ -43,93 +62,498 @@ CHORE_RULES: tuple[tuple[str, str, str], ...] = (
         r"(?:^|/)(?:package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|uv\.lock|Cargo\.lock"
         r"|Gemfile\.lock|go\.sum|composer\.lock)$",
     ),
-)
+)  # fmt: skip
 CONVENTIONAL_PREFIX = r"(?:[a-z]+(?:\([^)]*\))?!?:\s*)?"
 _CHORES = [
     (label, field, re.compile(("^" + CONVENTIONAL_PREFIX if field == "title" else "") + pattern, re.I))
     for label, field, pattern in CHORE_RULES
 ]
 CONVENTIONAL = re.compile(r"^(?P<type>[a-z]+)(?:\([^)]*\))?!?:\s*", re.I)
-PR_SUFFIX = re.compile(r"\(\s*#[0-9]+\s*\)")
+PR_SUFFIX = re.compile(r"\(\s*(?:[\w.-]+/[\w.-]+)?#[0-9]+\s*\)|\s#[0-9]+\s*$")
 EMPTY_BRACKETS = re.compile(r"\[[\s,;]*\]|\([\s,;]*\)")
 EDGE_PUNCTUATION = " \t:|,;/–—-"
-WORD = re.compile(r"[a-z][a-z0-9]+")
+WORD = re.compile(r"[a-z][a-z0-9_]+")
 STOPWORDS = frozenset(
     {"an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its", "of"}
     | {"on", "or", "so", "the", "this", "that", "to", "up", "via", "with"}
 )
+# Words too common in commit subjects to say two commits are about the same thing.
+THEME_STOPWORDS = (
+    STOPWORDS
+    | {"when", "not", "no", "use", "add", "fix", "update", "remove", "more", "some"}
+    | {"all", "new", "also", "don", "t", "s"}
+)
 MAINTENANCE_ID = "maintenance"
+HUB_LIMIT = 6  # a key cited by this many units or more links none of them
+THEME_DAYS = 21  # direct commits further apart than this never form a theme
+THEME_FLOOR = 5  # a theme may always hold this many commits
+THEME_SHARE = 0.10  # ... and otherwise at most this share of the person's own commits
+THEME_SIMILARITY = 0.5  # the average content similarity a theme's commits must keep
+TINY_LINES = 10  # a lone commit this small is listed under Other changes when many remain
+OTHER_CHANGES_MIN = 30  # ... once at least this many remain (fewer read fine as projects of their own)
+
+
+@dataclass
+class Unit:
+    """One unit of work: its items and what it is known by, cites, touches and says."""
+
+    key: str
+    items: list[Evidence]
+    kind: str  # "work", "ticket", "release", "credit" (reviews, merges of others' work), "chore"
+    title: str
+    keys: set[str] = field(default_factory=set)
+    cites: set[str] = field(default_factory=set)
+    epic: str = ""
+    files: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+    first: datetime | None = None
+    last: datetime | None = None
+
+    @property
+    def commits(self) -> int:
+        return sum(1 for e in self.items if e.kind == "commit")
+
+    @property
+    def lines(self) -> int:
+        return sum(_lines(e) for e in self.items)
+
+    @property
+    def direct(self) -> bool:
+        """A commit made straight on a branch: no pull request, ticket or release around it."""
+        return self.kind == "work" and len(self.items) == 1 and not self.items[0].extra.get("unit")
 
 
 def group_projects(evidence: Sequence[Evidence]) -> list[Project]:
-    """Link ``evidence`` into projects, most substantial first and Maintenance last."""
-    import pandas as pd  # imported here so that importing this module stays fast
-
+    """Link ``evidence`` into projects: own work by substance, then credited work, Maintenance last."""
     by_id: dict[str, Evidence] = {}
     for item in evidence:
         by_id.setdefault(item.id, item)
     if not by_id:
         return []
-    items = list(by_id.values())
-    frame = pd.DataFrame(
-        {
-            "id": [e.id for e in items],
-            "keys": [link_keys(e) for e in items],
-            "chore": [chore_kind(e) is not None for e in items],
-            "ticket": [e.kind == "ticket" for e in items],
-            "area": [f"{e.repo}\0{_top_dir(e)}" for e in items],
-            "lines": [_lines(e) for e in items],
-            "files": [e.files or 0 for e in items],
-            "at": pd.to_datetime([e.completed_at for e in items], utc=True),
-        }
-    )
-    pairs = frame[["id", "keys", "chore"]].explode("keys").dropna(subset=["keys"])
-    pairs = pairs.drop_duplicates(["id", "keys"])
-    roots = _components(frame, pairs)
-    frame["root"] = frame["id"].map(roots)
-    linked = frame.groupby("root")["id"].transform("size") > 1
-    frame["group"] = "c:" + frame["root"]
-    frame.loc[~linked & ~frame["ticket"], "group"] = "a:" + frame["area"]  # a lone ticket is its own work
-    frame.loc[~linked & frame["chore"], "group"] = "m:"
+    units = units_of(list(by_id.values()))
+    placed = [(_project(label, group), group) for label, group in link_units(units)]
+    ranked = sorted(placed, key=lambda pair: _rank(pair[0], pair[1]))
+    return _dedupe_ids([project for project, _ in ranked])
 
-    pairs = pairs.merge(frame[["id", "group"]], on="id")
-    holders = pairs.groupby(["group", "keys"])["id"].nunique().reset_index()
-    shared: dict[str, list[tuple[str, int]]] = {}
-    for group, key, count in holders[holders["id"] > 1].itertuples(index=False):
-        if str(group).startswith("c:"):
-            shared.setdefault(str(group), []).append((str(key), int(count)))
 
-    stats = frame.groupby("group").agg(
-        items=("id", "size"),
-        lines=("lines", "sum"),
-        files=("files", "sum"),
-        first=("at", "min"),
-        last=("at", "max"),
-        members=("id", list),
+# ---- units -------------------------------------------------------------------------------------------
+
+
+def unit_key(item: Evidence) -> str:
+    """The key of the unit ``item`` belongs to by its own record."""
+    unit = item.extra.get("unit")
+    if isinstance(unit, str) and unit:
+        return unit.lower()
+    if item.kind in ("pull_request", "merge_request", "review"):
+        return item.locator.lower()
+    if item.kind == "ticket":
+        return item.locator
+    return item.id
+
+
+def units_of(items: Sequence[Evidence]) -> list[Unit]:
+    """The units of ``items``: shared unit keys, and commits joined to the pull request holding their sha."""
+    parent = {item.id: item.id for item in items}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    holder: dict[str, str] = {}
+    for item in sorted(items, key=lambda e: e.id):
+        key = unit_key(item)
+        if key in holder:
+            union(holder[key], item.id)
+        else:
+            holder[key] = item.id
+    by_sha: dict[str, str] = {}
+    for item in items:
+        if item.kind in ("pull_request", "merge_request"):
+            for sha in _held_shas(item):
+                by_sha.setdefault(sha, item.id)
+    for item in items:
+        sha = str(item.extra.get("sha") or "").lower()
+        if item.kind == "commit" and sha in by_sha:
+            union(by_sha[sha], item.id)
+    members: dict[str, list[Evidence]] = {}
+    for item in items:
+        members.setdefault(find(item.id), []).append(item)
+    return [_unit(group) for group in members.values()]
+
+
+def _held_shas(item: Evidence) -> list[str]:
+    shas = [str(s) for s in item.extra.get("shas") or []]
+    shas += [str(item.extra[k]) for k in ("merge_commit", "squash_commit") if item.extra.get(k)]
+    return [s.lower() for s in shas if s]
+
+
+def _unit(items: list[Evidence]) -> Unit:
+    items.sort(key=lambda e: (e.completed_at, e.id))
+    keys: set[str] = set()
+    cites: set[str] = set()
+    for item in items:
+        keys.add(unit_key(item))
+        keys.add(item.locator.lower() if "#" in item.locator or "!" in item.locator else item.locator)
+        keys.update(_held_shas(item))
+        if item.extra.get("sha"):
+            keys.add(str(item.extra["sha"]).lower())
+        cites.update(ref if is_ticket_key(ref) else ref.lower() for ref in item.refs)
+        parent = item.extra.get("parent")
+        if isinstance(parent, str) and parent:
+            cites.add(parent)
+    epics = {str(e.extra["epic"]) for e in items if e.kind == "ticket" and e.extra.get("epic")}
+    epic = min(epics) if epics else ""
+    if epic:
+        cites.add(epic)
+    files = frozenset(str(p) for e in items for p in e.extra.get("paths") or [])
+    title = unit_title(items)
+    return Unit(
+        key=min(unit_key(e) for e in items),
+        items=items,
+        kind=_unit_kind(items),
+        title=title,
+        keys=keys,
+        cites=cites - keys,
+        epic=epic,
+        files=files,
+        words=frozenset(_words(" ".join(clean_subject(e.title) for e in items))),
+        first=items[0].completed_at,
+        last=items[-1].completed_at,
     )
-    stats["span"] = (stats["last"] - stats["first"]).dt.total_seconds()
-    ranked: list[tuple[tuple[int, int, int, int, float, str, str], Project]] = []
-    for group, row in stats.iterrows():
-        members = [by_id[i] for i in row["members"]]
-        project = _project(str(group), members, shared.get(str(group), []))
-        substance = (-int(row["items"]), -int(row["lines"]), -int(row["files"]), -float(row["span"]))
-        ranked.append(((int(project.maintenance), *substance, project.id, project.evidence_ids[0]), project))
-    ranked.sort(key=lambda pair: pair[0])
-    return _dedupe_ids([project for _, project in ranked])
+
+
+def _unit_kind(items: Sequence[Evidence]) -> str:
+    if any(e.kind == "ticket" for e in items):
+        return "ticket"
+    if any(_release_of(e) for e in items):
+        return "release"
+    if all(e.kind in ("review", "merge") for e in items):
+        return "credit"
+    if all(chore_kind(e) is not None for e in items):
+        return "chore"
+    return "work"
+
+
+def _release_of(item: Evidence) -> str:
+    """The version ``item`` released: a release tag or commit, or a pull request or commit titled
+    ``Release 2.0.1``; ``""`` for anything else (a commit inside a pull request is part of it)."""
+    if item.kind == "release" or item.extra.get("unit_kind") == "release":
+        return str(item.extra.get("release") or item.extra.get("unit_title") or "")
+    if item.kind in ("commit", "pull_request", "merge_request") and not item.extra.get("unit"):
+        return release_version(_first_line(item.title))
+    return ""
+
+
+def unit_title(items: Sequence[Evidence]) -> str:
+    """What a unit is called: its pull request's, ticket's or merge's title, else its item's subject."""
+    for kind in ("ticket", "pull_request", "merge_request"):
+        found = [e for e in items if e.kind == kind]
+        if found:
+            return _first_line(found[0].title)
+    release = next((_release_of(e) for e in items if _release_of(e)), "")
+    if release:
+        return f"Released {release}"
+    titled = next((str(e.extra["unit_title"]) for e in items if e.extra.get("unit_title")), "")
+    if titled:
+        return _first_line(titled)
+    return _first_line(items[0].title) if items else ""
+
+
+# ---- projects ----------------------------------------------------------------------------------------
+
+
+def link_units(units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
+    """Group units into projects (see the module docstring): ``(label, units)`` per project, the label
+    one of ``work``, ``other`` (Other changes), ``credit`` (reviews and merges), ``maintenance``."""
+    ordered = sorted(units, key=lambda u: u.key)
+    index = {u.key: n for n, u in enumerate(ordered)}
+    parent = list(range(len(ordered)))
+    epics: list[set[str]] = [{u.epic} if u.epic else set() for u in ordered]
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    def union(a: int, b: int) -> bool:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            return True
+        if epics[ra] and epics[rb] and epics[ra] != epics[rb]:
+            return False  # tickets of different epics never meet
+        parent[rb] = ra
+        epics[ra] |= epics[rb]
+        return True
+
+    linkable = [u for u in ordered if u.kind in ("work", "ticket")]
+    owner = {key: index[u.key] for u in linkable for key in u.keys}
+    citers: dict[str, list[int]] = {}
+    for unit in linkable:
+        for key in unit.cites:
+            citers.setdefault(key, []).append(index[unit.key])
+    anchors = {key for u in linkable for key in u.cites if is_ticket_key(key) and key == u.epic}
+    for key, cited_by in sorted(citers.items()):
+        wide = len(cited_by) >= HUB_LIMIT and key not in anchors and not _owned_ticket(key, owner, ordered)
+        if wide:
+            continue
+        group = sorted(set(cited_by) | ({owner[key]} if key in owner else set()))
+        for other in group[1:]:
+            union(group[0], other)
+    # a chore joins the one piece of real work it cites (its ticket first), never two
+    for unit in ordered:
+        if unit.kind != "chore":
+            continue
+        for key in sorted(unit.cites, key=lambda k: (not is_ticket_key(k), k)):
+            target = owner.get(key, citers.get(key, [None])[0])
+            if target is not None:
+                union(target, index[unit.key])
+                break
+    _themes(ordered, find, union)
+    groups: dict[int, list[Unit]] = {}
+    for n, unit in enumerate(ordered):
+        groups.setdefault(find(n), []).append(unit)
+    return _settle(list(groups.values()), ordered)
+
+
+def _owned_ticket(key: str, owner: dict[str, int], units: Sequence[Unit]) -> bool:
+    """A ticket in the evidence anchors whatever cites it, however many units do."""
+    return key in owner and units[owner[key]].kind == "ticket"
+
+
+def _themes(units: Sequence[Unit], find: Callable[[int], int], union: Callable[[int, int], bool]) -> None:
+    """Join direct commits whose content is close (average linkage, size-guarded)."""
+    sizes: dict[int, int] = {}
+    for n in range(len(units)):
+        sizes[find(n)] = sizes.get(find(n), 0) + 1
+    candidates = [n for n, u in enumerate(units) if u.direct and sizes[find(n)] == 1]
+    own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
+    limit = max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
+    if len(candidates) < 2:
+        return
+    similarity = _similarity([units[n] for n in candidates])
+    clusters: dict[int, list[int]] = {i: [i] for i in range(len(candidates))}
+    pairs = sorted(
+        ((s, i, j) for (i, j), s in similarity.items() if s >= THEME_SIMILARITY),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )
+    where = {i: i for i in range(len(candidates))}
+    for _, i, j in pairs:
+        a, b = where[i], where[j]
+        if a == b or len(clusters[a]) + len(clusters[b]) > limit:
+            continue
+        links = [similarity.get((min(x, y), max(x, y)), 0.0) for x in clusters[a] for y in clusters[b]]
+        if sum(links) / len(links) < THEME_SIMILARITY:
+            continue
+        for member in clusters[b]:
+            where[member] = a
+        clusters[a] += clusters.pop(b)
+    for members in clusters.values():
+        for member in members[1:]:
+            union(candidates[members[0]], candidates[member])
+
+
+def _similarity(units: Sequence[Unit]) -> dict[tuple[int, int], float]:
+    """Content similarity of pairs of units landed within ``THEME_DAYS`` that share both files and
+    subject words: each an IDF-weighted cosine, averaged with files counting double."""
+    n = len(units)
+    file_df: dict[str, int] = {}
+    word_df: dict[str, int] = {}
+    for unit in units:
+        for f in unit.files:
+            file_df[f] = file_df.get(f, 0) + 1
+        for w in unit.words:
+            word_df[w] = word_df.get(w, 0) + 1
+
+    def vector(terms: Iterable[str], df: dict[str, int]) -> dict[str, float]:
+        return {t: math.log((n + 1) / (df[t] + 0.5)) for t in terms}
+
+    files = [vector(u.files, file_df) for u in units]
+    words = [vector(u.words, word_df) for u in units]
+    order = sorted(range(n), key=lambda i: units[i].first or datetime.min)
+    found: dict[tuple[int, int], float] = {}
+    for pos, i in enumerate(order):
+        for j in order[pos + 1 :]:
+            first_i, first_j = units[i].first, units[j].first
+            if first_i is None or first_j is None or (first_j - first_i).days > THEME_DAYS:
+                break
+            same_files, same_words = _cosine(files[i], files[j]), _cosine(words[i], words[j])
+            if same_files > 0 and same_words > 0:  # one kind of overlap alone is too weak a sign
+                found[(min(i, j), max(i, j))] = (2 * same_files + same_words) / 3
+    return found
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    shared = a.keys() & b.keys()
+    if not shared:
+        return 0.0
+    dot = sum(a[t] * b[t] for t in shared)
+    norm = math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def _settle(groups: list[list[Unit]], units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
+    """Chores left alone go to Maintenance, credited units to one project per repository, and many
+    tiny lone commits to Other changes (split by time under the theme limit)."""
+    own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
+    limit = max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
+    settled: list[tuple[str, list[Unit]]] = []
+    maintenance: list[Unit] = []
+    credit: dict[str, list[Unit]] = {}
+    tiny: list[Unit] = []
+    for group in groups:
+        if len(group) == 1 and group[0].kind == "chore":
+            maintenance.append(group[0])
+        elif all(u.kind == "credit" for u in group):
+            for unit in group:
+                credit.setdefault(unit.items[0].repo, []).append(unit)
+        elif len(group) == 1 and group[0].direct and group[0].lines <= TINY_LINES:
+            tiny.append(group[0])
+        else:
+            settled.append(("work", group))
+    if len(tiny) >= OTHER_CHANGES_MIN:
+        tiny.sort(key=lambda u: (u.first or datetime.min, u.key))
+        settled += [("other", tiny[start : start + limit]) for start in range(0, len(tiny), limit)]
+    else:
+        settled += [("work", [u]) for u in tiny]
+    settled += [("credit", credit[repo]) for repo in sorted(credit)]
+    if maintenance:
+        settled.append(("maintenance", maintenance))
+    return settled
+
+
+# ---- one project -------------------------------------------------------------------------------------
+
+
+def _project(label: str, group: list[Unit]) -> Project:
+    items = sorted((e for u in group for e in u.items), key=lambda e: (e.completed_at, e.id))
+    ids = list(dict.fromkeys(e.id for e in items))
+    repos = sorted({e.repo for e in items if e.repo})
+    if label == "maintenance":
+        return Project(MAINTENANCE_ID, "Maintenance", ids, repos=repos, maintenance=True)
+    keys = _project_keys(group)
+    if label == "credit":
+        where = f" in {repos[0]}" if repos else ""
+        title = f"Reviews and merges of others' work{where}"
+        return Project(_slug(f"reviews {where}"), title, ids, keys=keys, repos=repos)
+    if label == "other":
+        first, last = items[0].completed_at.date(), items[-1].completed_at.date()
+        span = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+        return Project(
+            _slug(f"other {first.isoformat()}"), f"Other changes, {span}", ids, keys=keys, repos=repos
+        )
+    epic, epic_title = project_epic(keys, items)
+    if epic_title:
+        keys = [epic, *(k for k in keys if k != epic)]
+        return Project(epic.lower(), f"{epic}: {epic_title}", ids, keys=keys, repos=repos)
+    ticket = next((k for k in keys if is_ticket_key(k)), "")
+    if ticket:
+        subject, _ = project_subject(keys, items)
+        return Project(ticket.lower(), f"{ticket}: {_upper_first(subject)}", ids, keys=keys, repos=repos)
+    anchor = _anchor(group)
+    title = _upper_first(clean_subject(anchor.title) or anchor.title or "untitled work")
+    return Project(_slug(_key_slug(anchor)), title, ids, keys=keys, repos=repos)
+
+
+def _anchor(group: Sequence[Unit]) -> Unit:
+    """The unit a project is named after: the one the others cite most, else the largest."""
+    cited = {key for u in group for key in u.cites}
+    return min(group, key=lambda u: (-len(u.keys & cited), -len(u.items), -u.lines, u.key))
+
+
+def _key_slug(unit: Unit) -> str:
+    """A pull request's or release's key (``acme/api#12``), else the unit's title."""
+    if any(e.kind in ("pull_request", "merge_request") or e.extra.get("unit_number") for e in unit.items):
+        return unit.key
+    if unit.kind == "release":
+        return unit.key
+    return unit.title[:60] or unit.key
+
+
+def _project_keys(group: Sequence[Unit]) -> list[str]:
+    """The keys a project's statement may name: ticket keys its units share (epics first, then the most
+    shared, in natural order) or its lone ticket's, then its pull and merge requests."""
+    holders: dict[str, int] = {}
+    for unit in group:
+        for key in unit.keys | unit.cites:
+            holders[key] = holders.get(key, 0) + 1
+    epics = {u.epic for u in group if u.epic} | {
+        str(e.extra["parent"]) for u in group for e in u.items if e.extra.get("parent")
+    }
+    tickets = [k for k, n in holders.items() if is_ticket_key(k) and n > 1]
+    lone = [u.key for u in group if u.kind == "ticket" and is_ticket_key(u.key)]
+    if not tickets and len(lone) == 1:
+        tickets = lone
+    if not tickets and len(group) == 1:
+        tickets = sorted(k for k in group[0].cites if is_ticket_key(k))[:1]
+
+    def order(key: str) -> tuple[bool, int, str, int, str]:
+        prefix, _, number = key.partition("-")
+        return (key not in epics, -holders.get(key, 0), prefix, int(number), key)
+
+    pulls = [u.key for u in group if ("#" in u.key or "!" in u.key) and not u.key.startswith("#")]
+    pulls += [
+        k for k, n in sorted(holders.items()) if n > 1 and ("#" in k or "!" in k) and not is_ticket_key(k)
+    ]
+    return list(dict.fromkeys([*sorted(tickets, key=order), *pulls]))
+
+
+def _rank(project: Project, group: Sequence[Unit]) -> tuple[int, int, int, int, float, str]:
+    """Own work first by substance (items, lines, files, then time span); Other changes and credited
+    work next; Maintenance last."""
+    later = project.id.startswith(("reviews", "other-"))
+    items = [e for u in group for e in u.items]
+    span = (max(e.completed_at for e in items) - min(e.completed_at for e in items)).total_seconds()
+    substance = (
+        -len(project.evidence_ids),
+        -sum(_lines(e) for e in items),
+        -sum(e.files or 0 for e in items),
+    )
+    return (2 if project.maintenance else 1 if later else 0, *substance, -span, project.id)
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "project"
+
+
+def _dedupe_ids(projects: list[Project]) -> list[Project]:
+    """Give repeated ids a ``-2``, ``-3`` suffix, in order."""
+    used: set[str] = set()
+    for project in projects:
+        base, n = project.id, 1
+        while project.id in used:
+            n += 1
+            project.id = f"{base}-{n}"
+        used.add(project.id)
+    return projects
+
+
+# ---- shared helpers used by writers and metrics -----------------------------------------------------
 
 
 def link_keys(item: Evidence) -> list[str]:
-    """The keys ``item`` can share with others: refs, own locator, commit sha, epic and parent.
+    """The keys ``item`` can share with others: refs, own locator, commit sha, unit, epic and parent.
 
     ``owner/repo#N`` keys are lower-cased: repository names are case-insensitive on GitHub (and GitLab),
     so a remote's ``Acme/API`` and the API's ``acme/api`` are the same repository.
     """
     keys = [*item.refs, item.id.split(":", 1)[-1]]
-    for name in ("sha", "epic", "parent"):
+    for name in ("sha", "epic", "parent", "unit"):
         value = item.extra.get(name)
         if isinstance(value, str) and value:
             keys.append(value)
-    return list(dict.fromkeys(k.lower() if "#" in k else k for k in keys if k))
+    return list(dict.fromkeys(k.lower() if ("#" in k or "!" in k) else k for k in keys if k))
 
 
 def chore_kind(item: Evidence) -> str | None:
@@ -138,10 +562,10 @@ def chore_kind(item: Evidence) -> str | None:
     paths = [str(p) for p in item.extra.get("paths") or []]
     if item.files is not None and item.files > len(paths):
         paths = []  # a truncated path list cannot show that every changed file is a lockfile
-    for label, field, pattern in _CHORES:
-        if field == "title" and pattern.match(title):
+    for label, field_name, pattern in _CHORES:
+        if field_name == "title" and pattern.match(title):
             return label
-        if field == "paths" and paths and all(pattern.search(p) for p in paths):
+        if field_name == "paths" and paths and all(pattern.search(p) for p in paths):
             return label
     return None
 
@@ -202,95 +626,6 @@ def project_epic(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, s
     return (epic, titles[epic]) if epic in titles else ("", "")
 
 
-def _components(frame: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, str]:
-    """Map each id to its component's root: real work joins on shared keys, a chore joins at most one."""
-    parent = {str(i): str(i) for i in frame["id"]}
-
-    def find(node: str) -> str:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    real = pairs[~pairs["chore"]]
-    holders = {str(k): [str(i) for i in ids] for k, ids in real.groupby("keys")["id"].agg(list).items()}
-    for ids in holders.values():
-        for other in ids[1:]:
-            union(ids[0], other)
-    for chore_id, keys in frame.loc[frame["chore"], ["id", "keys"]].itertuples(index=False):
-        key = next((k for k in sorted(keys, key=lambda k: not is_ticket_key(k)) if k in holders), None)
-        if key is not None:
-            union(str(chore_id), holders[key][0])
-    return {node: find(node) for node in parent}
-
-
-def _project(group: str, members: list[Evidence], shared: list[tuple[str, int]]) -> Project:
-    """One project from a group's members and the keys they share."""
-    members.sort(key=lambda e: (e.completed_at, e.id))
-    ids = [e.id for e in members]
-    repos = sorted({e.repo for e in members if e.repo})
-    if group.startswith("m:"):
-        return Project(MAINTENANCE_ID, "Maintenance", ids, repos=repos, maintenance=True)
-    keys = _order_keys(shared, members)
-    epic, epic_title = project_epic(keys, members) if group.startswith("c:") else ("", "")
-    if epic_title:
-        keys = [epic, *(k for k in keys if k != epic)]
-        return Project(epic.lower(), f"{epic}: {epic_title}", ids, keys=keys, repos=repos)
-    subject, _ = project_subject(keys, members)
-    subject = subject[:1].upper() + subject[1:]
-    ticket = next((k for k in keys if is_ticket_key(k)), None)
-    lone = members[0].locator if len(members) == 1 and members[0].kind == "ticket" else ""
-    if ticket is None and is_ticket_key(lone):
-        ticket = lone
-    if ticket is not None:
-        return Project(ticket.lower(), f"{ticket}: {subject}", ids, keys=keys, repos=repos)
-    repo, top_dir = _area(members)
-    where = ", ".join(part for part in (repo, f"{top_dir}/" if top_dir else "") if part)
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{repo} {top_dir}".lower()).strip("-") or "project"
-    title = f"{subject} ({where})" if where else subject
-    return Project(slug, title, ids, keys=keys, repos=repos)
-
-
-def _order_keys(shared: list[tuple[str, int]], members: Iterable[Evidence]) -> list[str]:
-    """Shared keys: ticket keys first (epics, then most shared, then natural order), then the rest."""
-    epics = {str(e.extra.get(n)) for e in members for n in ("epic", "parent") if e.extra.get(n)}
-
-    def order(pair: tuple[str, int]) -> tuple[bool, bool, int, str, int, str]:
-        key, count = pair
-        ticket = is_ticket_key(key)
-        prefix, _, number = key.partition("-") if ticket else (key, "", "0")
-        return (not ticket, key not in epics, -count, prefix, int(number), key)
-
-    return [key for key, _ in sorted(shared, key=order)]
-
-
-def _area(members: Sequence[Evidence]) -> tuple[str, str]:
-    """The (repo, top_dir) with most lines changed, preferring items that know their top directory."""
-    known = [e for e in members if "top_dir" in e.extra] or list(members)
-    weight: dict[tuple[str, str], tuple[int, int]] = {}
-    for e in known:
-        lines, count = weight.get((e.repo, _top_dir(e)), (0, 0))
-        weight[(e.repo, _top_dir(e))] = (lines + _lines(e), count + 1)
-    return min(weight, key=lambda area: (-weight[area][0], -weight[area][1], area))
-
-
-def _dedupe_ids(projects: list[Project]) -> list[Project]:
-    """Give repeated ids a ``-2``, ``-3`` suffix, in order."""
-    used: set[str] = set()
-    for project in projects:
-        base, n = project.id, 1
-        while project.id in used:
-            n += 1
-            project.id = f"{base}-{n}"
-        used.add(project.id)
-    return projects
-
-
 def _strip_refs(line: str) -> str:
     line = URL.sub(" ", line)
     line = PR_SUFFIX.sub(" ", line)
@@ -307,13 +642,20 @@ def _first_line(title: str) -> str:
     return lines[0].strip() if lines else ""
 
 
+def _words(text: str) -> list[str]:
+    return [_stem(w) for w in WORD.findall(text.lower()) if w not in THEME_STOPWORDS]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def _word_count(subject: str) -> int:
     return len({w for w in WORD.findall(subject.lower()) if w not in STOPWORDS})
 
 
 def _lines(item: Evidence) -> int:
     return (item.additions or 0) + (item.deletions or 0)
-
-
-def _top_dir(item: Evidence) -> str:
-    return str(item.extra.get("top_dir") or "")
