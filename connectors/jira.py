@@ -10,7 +10,7 @@ Configuration::
                                             # personal access token (bearer)
     jql = "project in (SEARCH, API)"        # optional filter, ANDed with the person and range clauses
     assignee = "712020:3f2a…"               # optional: whose tickets (default: the token's own user)
-    epic_field = "customfield_10014"        # optional: an "Epic Link" custom field holding the epic key
+    epic_field = "customfield_10014"        # optional: the "Epic Link" field; found by itself when not set
     story_points_field = "customfield_10016"  # optional: the story points field
     max_wait = 60                           # longest Retry-After (seconds) to wait for; default 60
     timeout = 30                            # seconds per request; default 30
@@ -25,29 +25,45 @@ Configuration::
   (and ``(jql)``). JQL datetimes are read in the Jira user's time zone, so the JQL window is one day
   wider on each side and the exact range ``[since, until)`` is enforced on ``resolutiondate`` here; so is
   the status category key ``done`` (status names are localised and never read).
-- Requests: ⌈N/100⌉ pages of 100 for N tickets, plus at most one user lookup and one lookup of epic
-  titles (only for ``epic_field`` epics): at most ⌈N/100⌉ + 2. 429 and 5xx answers are retried up to
-  3 times, honouring ``Retry-After`` up to ``max_wait``; timeouts and dropped connections likewise.
+- Epics: the agile ``epic`` field, else a ``parent`` at hierarchy level 1 (team-managed Cloud projects,
+  and company-managed ones today), else the Epic Link custom field, which holds the epic's key (Jira
+  Server/Data Center; older company-managed Cloud projects). Without ``epic_field`` that field is found
+  in the site's field list, ``GET {api}/field``, as the field whose ``schema.custom`` is
+  ``com.pyxis.greenhopper.jira:gh-epic-link`` (never by its name, which is localised); a site without
+  one (no Jira Software) keeps the other two. Epics known only by key get their summaries in one search.
+- Requests: ⌈N/100⌉ pages of 100 for N tickets (one page when there are none), plus at most one request
+  for the field list (the first time a site is searched without ``epic_field``; then cached), one user
+  lookup (Cloud, a person given by email) and one lookup of epic titles (Epic Link epics whose summary
+  neither a ``parent`` nor the search itself gave): at most ⌈N/100⌉ + 2 on Server/Data Center, and on
+  Cloud too except on a site's first run with a person given by email (user lookup and field list both)
+  that finds no tickets, or finds Epic Link epics without a ``parent`` (Cloud's parent carries the
+  epic's summary, so there is no title lookup as a rule): one more then.
+  429 and 5xx answers are retried up to 3 times, honouring ``Retry-After`` up to ``max_wait``;
+  timeouts and dropped connections likewise.
 - Cache: a range that had ended when it was fetched, fetched completely, is stored in the local cache
   (keyed by site, user, assignee, jql, fields and range; never the token), so a rerun makes no request.
+  The Epic Link field ids found in a site's field list (or that it has none) are stored per site URL
+  (namespace ``jira-fields``), so only the first search of a site asks for them; ``--refresh`` asks again.
 - Errors end in one line in the coverage, quoting Jira's own ``errorMessages``: 401/403 (credentials,
   permissions, CAPTCHA), 400 (the JQL), 404/410 (wrong kind of site: Cloud removed
   ``/rest/api/{2,3}/search``), rate limits, 5xx, timeouts. A failure after some pages keeps those
-  tickets and marks the source partial.
+  tickets and marks the source partial; so does a field list Jira refuses (the tickets keep the epics
+  the other fields give, and the line says to set ``epic_field``). A configured ``epic_field`` that
+  none of the tickets has (a wrong id) gets one line too.
 - Evidence: ``jira:KEY`` of kind ``ticket``, linked to ``{url}/browse/KEY``; title = summary, body =
   description as plain text; completed = resolution date; ``refs`` = ticket keys and pull-request
   references in the summary and description, linked issues and the parent; ``extra``: ``project``,
-  ``status``, ``status_category``, ``issue_type``, ``hierarchy_level``, ``epic`` and ``epic_title`` (the
-  agile epic, else a parent at hierarchy level 1, else ``epic_field``), ``parent``, ``components``,
-  ``fix_versions``, ``story_points`` and ``source_name``.
+  ``status``, ``status_category``, ``issue_type``, ``hierarchy_level``, ``epic`` and ``epic_title`` (see
+  Epics above), ``parent``, ``components``, ``fix_versions``, ``story_points`` and ``source_name``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -56,7 +72,7 @@ from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import TICKET_KEY, extract_refs
 from impact_miner.registry import Connector, FetchContext
-from impact_miner.store import cached
+from impact_miner.store import Cache, cached
 
 if TYPE_CHECKING:
     import requests
@@ -70,7 +86,10 @@ DEFAULT_TIMEOUT = 30.0
 WIDEN = timedelta(days=1)
 BODY_LIMIT = 4000
 MESSAGE_LIMIT = 300
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: epics from a discovered Epic Link field
+FIELDS_NAMESPACE = "jira-fields"  # per site: the Epic Link field ids found in its field list
+FIELDS_CACHE_VERSION = 1
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # schema.custom of Jira Software's Epic Link
 BASE_FIELDS = (
     "summary", "status", "issuetype", "parent", "epic", "labels", "components", "fixVersions",
     "resolutiondate", "created", "description", "issuelinks", "project", "assignee",
@@ -99,6 +118,12 @@ class Settings:
     story_points_field: str = ""
     max_wait: float = DEFAULT_MAX_WAIT
     timeout: float = DEFAULT_TIMEOUT
+    found_epic_fields: tuple[str, ...] = ()  # discovered Epic Link fields, when epic_field is not set
+
+    @property
+    def epic_fields(self) -> tuple[str, ...]:
+        """The custom fields that may hold the epic key: ``epic_field``, else the discovered ones."""
+        return (self.epic_field,) if self.epic_field else self.found_epic_fields
 
     @property
     def cloud(self) -> bool:
@@ -113,7 +138,7 @@ class Settings:
         return "/search/jql" if self.cloud else "/search"
 
     def fields(self) -> list[str]:
-        extra = [f for f in (self.epic_field, self.story_points_field) if f]
+        extra = [f for f in (*self.epic_fields, self.story_points_field) if f]
         return list(dict.fromkeys([*BASE_FIELDS, *extra]))
 
 
@@ -218,6 +243,14 @@ def build_jql(assignee_clause: str, time_range: TimeRange, extra: str = "") -> s
 # ---- HTTP --------------------------------------------------------------------------------------------
 
 
+class JiraHttpError(SourceError):
+    """Jira answered with an HTTP error (after any retries); ``status`` says which."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class JiraClient:
     """GET requests to one Jira site through the jira library's session, with bounded retries.
@@ -266,7 +299,8 @@ class JiraClient:
                     else:
                         self.sleep(wait)
                     continue
-                raise SourceError(self._http_message(status, error, path, purpose, attempt + 1)) from None
+                message = self._http_message(status, error, path, purpose, attempt + 1)
+                raise JiraHttpError(message, status) from None
             except requests.Timeout:
                 if not last:
                     self.sleep(BACKOFF_SECONDS[attempt])
@@ -499,6 +533,90 @@ def epic_titles(client: JiraClient, keys: list[str]) -> tuple[dict[str, str], st
     return {k: v for k, v in titles.items() if v}, ""
 
 
+# ---- the Epic Link field -----------------------------------------------------------------------------
+
+_DISCOVERY_LOCKS: dict[str, threading.Lock] = {}
+_DISCOVERY_LOCKS_GUARD = threading.Lock()
+
+
+def epic_link_fields(field_list: Any) -> list[str]:
+    """The ids of the Epic Link fields in an answer of ``GET /field``, oldest (lowest ``customId``) first.
+
+    Matched on ``schema.custom`` (Jira Software's ``gh-epic-link`` type), never on the name, which is
+    localised ("Epic Link", "史诗链接", …) and editable; "Epic Name", "Epic Status" and the like have
+    other types. A site without Jira Software, or team-managed Cloud projects only, has none.
+    """
+    found: dict[str, float] = {}
+    for item in field_list if isinstance(field_list, list) else []:
+        schema = _dict(item.get("schema")) if isinstance(item, dict) else {}
+        ident = item.get("id") if isinstance(item, dict) else None
+        if schema.get("custom") == EPIC_LINK_TYPE and isinstance(ident, str) and FIELD_ID.fullmatch(ident):
+            number = schema.get("customId")
+            found[ident] = number if isinstance(number, int) and not isinstance(number, bool) else math.inf
+    return sorted(found, key=lambda ident: (found[ident], ident))
+
+
+def discover_epic_fields(client: JiraClient, cache: Cache | None) -> tuple[tuple[str, ...], str]:
+    """The site's Epic Link field ids, and a note for the coverage when its field list could not be read.
+
+    One ``GET {api}/field`` per site URL, kept in the local cache (namespace ``jira-fields``) so later
+    runs make no request for it; a failed lookup is not kept. What would fail the search just the same
+    raises SourceError (a rate limit not waited out, timeouts, refused connections, a login page); an
+    HTTP refusal of the field list (401, 403, 404, a 5xx from a broken field plugin) leaves the epics to
+    the ``parent`` and agile fields, with the note, and the search says what is wrong if it fails too
+    (it explains a wrong kind of site, e.g. Cloud's 410, better than the 401 the field list gets).
+    """
+    settings = client.settings
+
+    def run() -> dict[str, Any]:
+        try:
+            answer = client.get("/field", {}, purpose="fields")
+        except JiraHttpError as error:
+            if error.status == 429:
+                raise
+            return {"epic_link": [], "note": _discovery_note(settings, str(error))}
+        if not isinstance(answer, list):
+            return {"epic_link": [], "note": _discovery_note(settings, "Jira answered /field without a list")}
+        return {"epic_link": epic_link_fields(answer), "note": ""}
+
+    with _DISCOVERY_LOCKS_GUARD:  # workers of a team batch share a site: one of them asks, the rest read
+        lock = _DISCOVERY_LOCKS.setdefault(settings.url, threading.Lock())
+    with lock:
+        key = {"v": FIELDS_CACHE_VERSION, "url": settings.url}
+        value = cached(cache, FIELDS_NAMESPACE, key, run, storable=lambda v: not v["note"])
+    value = _dict(value)  # a cached value is read defensively: ids that are field ids, nothing else
+    stored = value.get("epic_link")
+    ids = (
+        tuple(i for i in stored if isinstance(i, str) and FIELD_ID.fullmatch(i))
+        if isinstance(stored, list)
+        else ()
+    )
+    return ids, str(value.get("note") or "")
+
+
+def _discovery_note(settings: Settings, reason: str) -> str:
+    return (
+        f"Epic Link field not found ({reason}); epics come from parent and agile fields only: set "
+        f'sources.{settings.name}.epic_field = "customfield_…" if some are missing'
+    )
+
+
+def unknown_epic_field_note(settings: Settings, issues: list[dict[str, Any]]) -> str:
+    """A line when the configured ``epic_field`` came back on none of the tickets.
+
+    Jira sends every requested field the issue has (``null`` when empty) and leaves out ids it does
+    not know, so a field missing from every ticket is a wrong id, or one not used by these projects.
+    """
+    name = settings.epic_field
+    if not name or not issues or any(name in _dict(issue.get("fields")) for issue in issues):
+        return ""
+    return (
+        f'sources.{settings.name}.epic_field = "{name}" is on none of the {len(issues)} tickets found: '
+        f"Jira has no such field (or not in these projects); check the id in {settings.api}/field, "
+        "or remove epic_field to have the Epic Link field found"
+    )
+
+
 # ---- issues → evidence -------------------------------------------------------------------------------
 
 
@@ -578,6 +696,10 @@ def _adf_join(nodes: list[Any], tight: bool) -> str:
     return ("\n" if tight else "\n\n").join(p for p in parts if p.strip())
 
 
+def _summary(fields: dict[str, Any]) -> str:
+    return " ".join(ZERO_WIDTH.sub("", str(fields.get("summary") or "")).split())
+
+
 def _trim(text: str) -> str:
     text = text.strip()
     return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
@@ -592,8 +714,9 @@ def _names(value: Any) -> list[str]:
 
 
 def epic_of(fields: dict[str, Any], settings: Settings) -> tuple[str, str]:
-    """``(epic key, epic summary)``: the agile ``epic`` field, else a parent at hierarchy level 1, else
-    ``epic_field`` (whose summary is looked up later); ``("", "")`` when there is none."""
+    """``(epic key, epic summary)``: the agile ``epic`` field, else a parent at hierarchy level 1, else an
+    Epic Link field (``epic_field`` or the discovered one; on Server its value is the epic's key, whose
+    summary is looked up later); ``("", "")`` when there is none."""
     epic = _dict(fields.get("epic"))
     if epic.get("key"):
         return str(epic["key"]), str(epic.get("summary") or epic.get("name") or "")
@@ -601,8 +724,8 @@ def epic_of(fields: dict[str, Any], settings: Settings) -> tuple[str, str]:
     parent_fields = _dict(parent.get("fields"))
     if parent.get("key") and _dict(parent_fields.get("issuetype")).get("hierarchyLevel") == 1:
         return str(parent["key"]), str(parent_fields.get("summary") or "")
-    if settings.epic_field:
-        value = fields.get(settings.epic_field)
+    for name in settings.epic_fields:
+        value = fields.get(name)
         if isinstance(value, dict) and value.get("key"):
             return str(value["key"]), str(value.get("summary") or "")
         if isinstance(value, str) and TICKET_KEY.fullmatch(value.strip()):
@@ -631,7 +754,7 @@ def ticket_evidence(issue: dict[str, Any], settings: Settings) -> Evidence | Non
     resolved = parse_datetime(fields.get("resolutiondate"))
     if not isinstance(key, str) or not key or resolved is None:
         return None
-    summary = " ".join(ZERO_WIDTH.sub("", str(fields.get("summary") or "")).split())
+    summary = _summary(fields)
     body = _trim(adf_text(fields.get("description")) if fields.get("description") else "")
     parent = _dict(fields.get("parent"))
     issuetype = _dict(fields.get("issuetype"))
@@ -712,6 +835,10 @@ def _fetch_window(
     client = JiraClient.connect(settings, context.sleep, getattr(context, "throttle", None))
     try:
         assignee = resolve_assignee(client, settings, login)
+        discovery = ""
+        if not settings.epic_field:
+            found, discovery = discover_epic_fields(client, context.cache)
+            settings = replace(settings, found_epic_fields=found)
         jql = build_jql(assignee, time_range, settings.jql)
         if context.progress:
             context.progress(f"{settings.name}: searching {settings.url}")
@@ -732,17 +859,22 @@ def _fetch_window(
             else:
                 items.append(evidence)
         items = list({e.id: e for e in items}.values())
+        # An epic the search found itself (the person resolved it too) needs no lookup for its title.
+        titles = {str(i.get("key")): _summary(_dict(i.get("fields"))) for i in pages.issues}
         missing = [e.extra["epic"] for e in items if e.extra["epic"] and not e.extra["epic_title"]]
-        titles, note = epic_titles(client, missing) if missing else ({}, "")
+        missing = [k for k in missing if not titles.get(k)]
+        looked_up, note = epic_titles(client, missing) if missing else ({}, "")
+        titles.update(looked_up)
         for item in items:
-            if item.extra["epic"] in titles:
+            if item.extra["epic"] and not item.extra["epic_title"] and titles.get(item.extra["epic"]):
                 item.extra["epic_title"] = titles[item.extra["epic"]]
         detail = _detail(len(items), len(pages.issues), counts, assignee, identities)
         truncated = f"stopped after {MAX_PAGES} pages" if pages.truncated else ""
-        problems = [p for p in (pages.problem, truncated, note) if p]
+        unknown = unknown_epic_field_note(settings, pages.issues)
+        problems = [p for p in (pages.problem, truncated, discovery, unknown, note) if p]
         return _Window(
             evidence=[e.to_dict() for e in items],
-            complete=not pages.problem and not pages.truncated,
+            complete=not pages.problem and not pages.truncated and not discovery,
             detail="; ".join([detail, *problems]),
             requests=client.request_count,
         ).to_json()

@@ -10,7 +10,9 @@ are Atlassian Document Format. Server: ``GET /rest/api/2/search`` with ``startAt
 bearer personal access tokens, text descriptions, and Jersey's 404 for ``/rest/api/3``. Both evaluate
 the JQL they get (a real subset: AND/OR/NOT, parentheses, =, !=, <, <=, >, >=, IN, NOT IN, IS EMPTY,
 ``currentUser()``, ORDER BY) in the user's time zone and answer Jira's own error bodies
-(``errorMessages``) for unknown fields, values and syntax errors.
+(``errorMessages``) for unknown fields, values and syntax errors. ``GET /rest/api/{2,3}/field`` answers
+``site_fields`` (empty unless a test sets it); a searched custom field the site has but an issue lacks
+comes back as ``null``, as Jira sends it.
 
 Issues are the real recorded payloads of ``../shared/data/jira`` (or ``$IMPACT_MINER_SHARED_DATA``),
 copied and changed by the helpers below (resolved, re-keyed, re-dated, re-assigned) where a test needs it.
@@ -479,6 +481,7 @@ class FakeJira:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.max_page = 100 if mode == "cloud" else 1000
+        self.site_fields: list[dict[str, Any]] = []  # what GET /rest/api/{2,3}/field answers
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -689,6 +692,7 @@ class FakeJira:
         cloud = self.mode == "cloud"
         version, _, endpoint = path.removeprefix("/rest/api/").partition("/")
         known = {"serverInfo", "myself", "user/search", "search"} | ({"search/jql"} if cloud else set())
+        known.add("field")  # the field list, on Server/DC and Cloud (v2 and v3)
         versions = ("2", "3") if cloud else ("2", "latest")
         if not path.startswith("/rest/api/") or version not in versions or endpoint not in known:
             return self._not_found(path)
@@ -717,6 +721,8 @@ class FakeJira:
                 )
             ]
             return 200, found, {}
+        if endpoint == "field":
+            return 200, copy.deepcopy(self.site_fields), {}
         if endpoint == "search/jql":
             return self._search_jql(params, user)
         return self._search(params, user)
@@ -736,7 +742,8 @@ class FakeJira:
         if fields is None or any(f in ("*all", "*navigable") for f in fields):
             chosen = dict(source)
         else:
-            chosen = {name: source[name] for name in fields if name in source}
+            custom = {f.get("id") for f in self.site_fields if f.get("custom")}
+            chosen = {name: source.get(name) for name in fields if name in source or name in custom}
         chosen = copy.deepcopy(chosen)
         if version == "3" and isinstance(chosen.get("description"), str):
             chosen["description"] = text_to_adf(chosen["description"])

@@ -114,15 +114,15 @@ def cloud() -> Iterator[FakeJira]:
 # ---- the recorded Cloud site --------------------------------------------------------------------------
 
 
-def test_cloud_finds_the_persons_resolved_tickets_in_one_request(cloud: FakeJira) -> None:
+def test_cloud_finds_the_persons_resolved_tickets_in_one_search(cloud: FakeJira) -> None:
     ctx, _ = context()
     result = jira_connector.fetch(
         Person(), RANGE, cloud_section(cloud, story_points_field="customfield_10024"), ctx
     )
     found = {e.locator: e for e in result.evidence}
     assert sorted(found) == sorted([*CLOUD_MINE, "K5-2", "K5-3"])
-    assert [r.path for r in cloud.requests] == ["/rest/api/3/search/jql"]
-    request = cloud.requests[0]
+    assert [r.path for r in cloud.requests] == ["/rest/api/3/field", "/rest/api/3/search/jql"]  # no cache
+    request = cloud.requests[1]
     assert request.auth == f"basic {CLOUD_EMAIL}"
     assert request.param("jql") == (
         'assignee = currentUser() AND statusCategory = Done AND resolutiondate >= "2020-06-13 16:00" '
@@ -146,7 +146,7 @@ def test_cloud_finds_the_persons_resolved_tickets_in_one_request(cloud: FakeJira
     assert story.extra["story_points"] == 2
     assert result.report.status == "ok" and result.report.items == 11
     assert "assignee currentUser() = Dingding Zhang (5ecfbd0c730ec90c1999cadf)" in result.report.detail
-    assert result.report.detail.endswith("; 1 request")
+    assert result.report.detail.endswith("; 2 requests")
 
 
 def test_sub_tasks_keep_their_parent_and_level(cloud: FakeJira) -> None:
@@ -343,7 +343,8 @@ def test_server_uses_a_bearer_token_start_at_paging_and_reads_issue_links() -> N
     ]  # fmt: skip
     with FakeJira.server(issues) as fake:
         result = jira_connector.fetch(Person(), SERVER_RANGE, server_section(fake), context(SERVER_AFTER)[0])
-        [request] = fake.requests
+        [field_list, request] = fake.requests
+    assert field_list.path == "/rest/api/2/field"  # the Epic Link field lookup (no cache here)
     assert request.path == "/rest/api/2/search" and request.auth == "bearer"
     assert request.param("startAt") == "0" and request.param("maxResults") == "100"
     found = {e.locator: e for e in result.evidence}
@@ -373,13 +374,14 @@ def test_requests_stay_within_the_budget_and_a_rerun_makes_none(server: bool, n:
         section = server_section(fake) if server else cloud_section(fake)
         result = jira_connector.fetch(Person(), time_range, section, context(after, cache)[0])
         assert len(result.evidence) == n
-        assert len(fake.requests) == max(1, math.ceil(n / 100)) <= math.ceil(n / 100) + 2
+        # the Epic Link field lookup, then the pages
+        assert len(fake.requests) == 1 + max(1, math.ceil(n / 100)) <= math.ceil(n / 100) + 2
         if server:
-            assert [r.param("startAt") for r in fake.requests] == [
-                str(100 * i) for i in range(len(fake.requests))
+            assert [r.param("startAt") for r in fake.searches()] == [
+                str(100 * i) for i in range(len(fake.searches()))
             ]
         else:
-            tokens = [r.param("nextPageToken") for r in fake.requests]
+            tokens = [r.param("nextPageToken") for r in fake.searches()]
             assert tokens[0] == "" and all(tokens[1:])
         first = [e.to_dict() for e in result.evidence]
 
@@ -400,7 +402,7 @@ def test_an_open_range_or_an_incomplete_fetch_is_not_cached(tmp_path: Path) -> N
         section = cloud_section(fake)
         jira_connector.fetch(Person(), RANGE, section, context(DURING, cache)[0])
         jira_connector.fetch(Person(), RANGE, section, context(DURING, cache)[0])
-        assert len(fake.requests) == 4  # two pages, twice
+        assert len(fake.requests) == 5  # two pages, twice; the field list once (then cached)
 
         fake.reset()
         fake.fail("/search/jql", None)  # the first page answers normally, the second keeps failing
@@ -458,8 +460,9 @@ def test_an_email_login_resolves_to_the_active_account_not_the_inactive_one() ->
     with FakeJira.cloud(issues, users) as fake:
         person = Person(logins={"jira": CLOUD_EMAIL})
         result = jira_connector.fetch(person, RANGE, cloud_section(fake), context()[0])
-        assert [r.path for r in fake.requests] == ["/rest/api/3/user/search", "/rest/api/3/search/jql"]
-        assert fake.requests[1].param("jql").startswith('assignee = "5ecfbd0c730ec90c1999cadf" AND')
+        paths = ["/rest/api/3/user/search", "/rest/api/3/field", "/rest/api/3/search/jql"]
+        assert [r.path for r in fake.requests] == paths
+        assert fake.requests[2].param("jql").startswith('assignee = "5ecfbd0c730ec90c1999cadf" AND')
         assert len(result.evidence) == 3
 
         fake.reset()
@@ -474,12 +477,12 @@ def test_an_account_id_or_username_is_used_as_is() -> None:
     with FakeJira.cloud(bulk(2)) as fake:
         section = cloud_section(fake, assignee="5ecfbd0c730ec90c1999cadf")
         assert len(jira_connector.fetch(Person(), RANGE, section, context()[0]).evidence) == 2
-        assert len(fake.requests) == 1
+        assert len(fake.requests) == 2  # the field list and the search
     with FakeJira.server(bulk(2, server=True, start=SERVER_SINCE)) as fake:
         person = Person(logins={"jira": "admin"})
         result = jira_connector.fetch(person, SERVER_RANGE, server_section(fake), context(SERVER_AFTER)[0])
         assert len(result.evidence) == 2
-        assert fake.requests[0].param("jql").startswith('assignee = "admin" AND')
+        assert fake.searches()[0].param("jql").startswith('assignee = "admin" AND')
 
 
 def test_the_jql_quotes_values_and_ands_the_configured_filter() -> None:
@@ -590,8 +593,8 @@ def test_429_waits_as_told_then_succeeds(cloud: FakeJira) -> None:
     cloud.fail("/search/jql", 429, {"errorMessages": ["Rate limit exceeded."]}, headers={"Retry-After": "2"})
     ctx, sleeps = context()
     result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud), ctx)
-    assert len(result.evidence) == 11 and sleeps == [2.0] and len(cloud.requests) == 2
-    assert result.report.detail.endswith("; 2 requests")
+    assert len(result.evidence) == 11 and sleeps == [2.0] and len(cloud.requests) == 3  # with the field list
+    assert result.report.detail.endswith("; 3 requests")
 
 
 def test_429_beyond_max_wait_or_without_end_fails_clearly(cloud: FakeJira) -> None:
@@ -601,20 +604,20 @@ def test_429_beyond_max_wait_or_without_end_fails_clearly(cloud: FakeJira) -> No
         "Jira rate limit: asked to wait 3600 s, more than sources.work-jira.max_wait = 60 s; rerun later or "
         "raise sources.work-jira.max_wait"
     )
-    assert sleeps == [] and len(cloud.requests) == 1
+    assert sleeps == [] and len(cloud.requests) == 2  # the field list, then the search
 
     cloud.reset()
     cloud.fail("/search/jql", 429, {}, headers={"Retry-After": "1"}, times=10)
     message, sleeps = fetch_error(cloud, cloud_section(cloud))
     assert message == "Jira kept answering 429 Too Many Requests (4 attempts); rerun later"
-    assert sleeps == [1.0, 1.0, 1.0] and len(cloud.requests) == 4
+    assert sleeps == [1.0, 1.0, 1.0] and len(cloud.requests) == 5
 
 
 def test_5xx_is_retried_with_backoff(cloud: FakeJira) -> None:
     cloud.fail("/search/jql", 502, "<html><body>Bad gateway</body></html>", times=2)
     ctx, sleeps = context()
     result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud), ctx)
-    assert len(result.evidence) == 11 and sleeps == [1.0, 2.0] and len(cloud.requests) == 3
+    assert len(result.evidence) == 11 and sleeps == [1.0, 2.0] and len(cloud.requests) == 4
 
     cloud.reset()
     cloud.fail(
@@ -631,7 +634,7 @@ def test_a_timeout_is_retried_then_reported(cloud: FakeJira) -> None:
     cloud.fail("/search/jql", None, delay=1.2)
     ctx, sleeps = context()
     result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud, timeout=0.5), ctx)
-    assert len(result.evidence) == 11 and sleeps == [1.0] and len(cloud.requests) == 2
+    assert len(result.evidence) == 11 and sleeps == [1.0] and len(cloud.requests) == 3
 
     cloud.reset()
     cloud.fail("/search/jql", None, delay=1.2, times=4)
@@ -640,7 +643,7 @@ def test_a_timeout_is_retried_then_reported(cloud: FakeJira) -> None:
         f"Jira at {cloud.url} did not answer within 0.5 s (4 attempts); check sources.work-jira.url, or "
         "raise sources.work-jira.timeout"
     )
-    assert sleeps == [1.0, 2.0, 4.0] and len(cloud.requests) == 4
+    assert sleeps == [1.0, 2.0, 4.0] and len(cloud.requests) == 5
 
 
 def test_a_login_page_or_a_closed_port_is_explained(cloud: FakeJira) -> None:
@@ -728,7 +731,7 @@ def test_commits_mentioning_tickets_land_in_the_epic_project(cloud: FakeJira, gi
     assert all(p.verified for p in report.projects), [(p.title, p.problems) for p in report.projects]
     coverage = {c.source: c for c in report.coverage}
     assert coverage["work-jira"].status == "ok" and coverage["work-jira"].items == 11
-    assert len(cloud.requests) == 1
+    assert len(cloud.requests) == 2  # the field list and the search
 
 
 def test_two_jira_sites_and_a_failing_one_still_give_a_report(cloud: FakeJira, git_env: Path) -> None:
@@ -806,7 +809,7 @@ def test_cli_mine_2w_against_a_cloud_site(cli_env: Path, capsys: pytest.CaptureF
     assert epic["verified"] and f"{fake.url}/browse/K5-2" in epic["statement"]
     coverage = {c["source"]: c for c in report["coverage"]}
     assert coverage["work-jira"]["status"] == "ok" and coverage["work-jira"]["items"] == 3
-    assert requests == 1 <= math.ceil(3 / 100) + 2
+    assert requests == 2 <= math.ceil(3 / 100) + 2  # the field list and the search
 
 
 def test_cli_mine_2w_against_a_server_site(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
