@@ -20,7 +20,7 @@ straight on a branch is one.
 Reviews given and other people's pull requests the person merged are credited, never mixed into the
 person's own work: they form one project per repository. Trivial chores (version bumps, formatting,
 typo fixes, lockfiles) fold into one *Maintenance* project, unless they belong to a unit or cite real
-work. Many tiny commits left alone are listed honestly as *Other changes*, split by time so that no
+work. Many tiny commits left alone are listed honestly as *Other small changes*, split by time so that no
 such project passes the theme limit either. Projects are ordered by substance, own work first.
 """
 
@@ -89,7 +89,7 @@ THEME_DAYS = 21  # direct commits further apart than this never form a theme
 THEME_FLOOR = 5  # a theme may always hold this many commits
 THEME_SHARE = 0.10  # ... and otherwise at most this share of the person's own commits
 THEME_SIMILARITY = 0.5  # the average content similarity a theme's commits must keep
-TINY_LINES = 10  # a lone commit this small is listed under Other changes when many remain
+TINY_LINES = 10  # a lone commit this small is listed under Other small changes when many remain
 OTHER_CHANGES_MIN = 30  # ... once at least this many remain (fewer read fine as projects of their own)
 
 
@@ -271,7 +271,7 @@ def unit_title(items: Sequence[Evidence]) -> str:
 
 def link_units(units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
     """Group units into projects (see the module docstring): ``(label, units)`` per project, the label
-    one of ``work``, ``other`` (Other changes), ``credit`` (reviews and merges), ``maintenance``."""
+    one of ``work``, ``other`` (Other small changes), ``credit`` (reviews and merges), ``maintenance``."""
     ordered = sorted(units, key=lambda u: u.key)
     index = {u.key: n for n, u in enumerate(ordered)}
     parent = list(range(len(ordered)))
@@ -401,7 +401,7 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 def _settle(groups: list[list[Unit]], units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
     """Chores left alone go to Maintenance, credited units to one project per repository, and many
-    tiny lone commits to Other changes (split by time under the theme limit)."""
+    tiny lone commits to Other small changes (split by time under the theme limit)."""
     own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
     limit = max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
     settled: list[tuple[str, list[Unit]]] = []
@@ -419,14 +419,32 @@ def _settle(groups: list[list[Unit]], units: Sequence[Unit]) -> list[tuple[str, 
         else:
             settled.append(("work", group))
     if len(tiny) >= OTHER_CHANGES_MIN:
-        tiny.sort(key=lambda u: (u.first or datetime.min, u.key))
-        settled += [("other", tiny[start : start + limit]) for start in range(0, len(tiny), limit)]
+        settled += [("other", chunk) for chunk in _by_period(tiny, limit)]
     else:
         settled += [("work", [u]) for u in tiny]
     settled += [("credit", credit[repo]) for repo in sorted(credit)]
     if maintenance:
         settled.append(("maintenance", maintenance))
     return settled
+
+
+def _by_period(units: list[Unit], limit: int) -> list[list[Unit]]:
+    """Units by calendar quarter (a month when a quarter holds too many), at most ``limit`` each."""
+    chunks: list[list[Unit]] = []
+    quarters: dict[tuple[int, int], list[Unit]] = {}
+    for unit in sorted(units, key=lambda u: (u.first or datetime.min, u.key)):
+        when = unit.first or datetime.min
+        quarters.setdefault((when.year, (when.month - 1) // 3), []).append(unit)
+    for quarter in quarters.values():
+        if len(quarter) <= limit:
+            chunks.append(quarter)
+            continue
+        months: dict[int, list[Unit]] = {}
+        for unit in quarter:
+            months.setdefault((unit.first or datetime.min).month, []).append(unit)
+        for month in months.values():
+            chunks += [month[start : start + limit] for start in range(0, len(month), limit)]
+    return chunks
 
 
 # ---- one project -------------------------------------------------------------------------------------
@@ -447,7 +465,7 @@ def _project(label: str, group: list[Unit]) -> Project:
         first, last = items[0].completed_at.date(), items[-1].completed_at.date()
         span = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
         return Project(
-            _slug(f"other {first.isoformat()}"), f"Other changes, {span}", ids, keys=keys, repos=repos
+            _slug(f"other {first.isoformat()}"), f"Other small changes, {span}", ids, keys=keys, repos=repos
         )
     epic, epic_title = project_epic(keys, items)
     if epic_title:
@@ -506,7 +524,7 @@ def _project_keys(group: Sequence[Unit]) -> list[str]:
 
 
 def _rank(project: Project, group: Sequence[Unit]) -> tuple[int, int, int, int, float, str]:
-    """Own work first by substance (items, lines, files, then time span); Other changes and credited
+    """Own work first by substance (items, lines, files, then time span); Other small changes and credited
     work next; Maintenance last."""
     later = project.id.startswith(("reviews", "other-"))
     items = [e for u in group for e in u.items]
