@@ -1,4 +1,8 @@
-"""The numbers and dates the tool computed for a project: what writers may state and the verifier accepts."""
+"""The numbers and dates the tool computed for a project: what writers may state and the verifier accepts.
+
+Sizes are counted per unit of work (see :mod:`impact_miner.sizes`), so nothing is counted twice and
+``files`` is always a count of distinct files.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from impact_miner.grouping import units_of
 from impact_miner.model import Evidence, Project
+from impact_miner.sizes import SIZED_KINDS, size_of, total_size
 
 Facts = dict[str, int | float | str]
 
@@ -14,20 +20,27 @@ Facts = dict[str, int | float | str]
 KIND_KEYS = {
     "commit": "commits",
     "pull_request": "pull_requests",
+    "merge_request": "merge_requests",
     "review": "reviews",
+    "merge": "merges",
+    "release": "releases",
     "ticket": "tickets",
     "metric": "metrics",
 }
 TOTAL_KEYS = ("items", "additions", "deletions", "lines", "files", "repositories", "days")
-DATE_KEYS = ("first_date", "last_date")
+DATE_KEYS = ("first_date", "last_date", "authored_date")
+LATE_DAYS = 14  # a unit that landed this long after it was first written says so
+MAX_PARTS = 12
 
 
 def project_facts(project: Project, evidence: Sequence[Evidence]) -> Facts:
-    """Counts by kind, ``items``, sizes, ``repositories``, ``days`` and ``first_date``/``last_date``.
+    """Counts by kind, ``items``, sizes, ``repositories``, ``days``, dates, and each part's numbers.
 
     Only counts and sums greater than zero are included; an empty project has no facts. Linked metric
     rows are not work: they are left out of counts, sizes and dates, and the project's measured results
     add their numbers as printed (``measured.1.before``, ... see :func:`impact_miner.metrics.metric_facts`).
+    ``part.N.*`` are the numbers of the project's units (pull requests, releases, commits), largest first:
+    ``title``, ``key``, ``items``, ``additions``, ``deletions``, ``lines``, ``files``.
     """
     from impact_miner.metrics import metric_facts
 
@@ -39,21 +52,41 @@ def project_facts(project: Project, evidence: Sequence[Evidence]) -> Facts:
     kinds = Counter(count_key(e.kind) for e in items)
     known = [key for key in KIND_KEYS.values() if key in kinds]
     facts: Facts = {key: kinds[key] for key in [*known, *sorted(set(kinds) - set(known))]}
-    additions = sum(e.additions or 0 for e in items)
-    deletions = sum(e.deletions or 0 for e in items)
+    units = sorted(units_of(items), key=lambda u: (-size_of(u.items).lines, -len(u.items), u.key))
+    sizes = [size_of(u.items) for u in units]
+    size = total_size(sizes)
     dates = sorted(e.completed_at.date() for e in items)
     totals = {
         "items": len(items),
-        "additions": additions,
-        "deletions": deletions,
-        "lines": additions + deletions,
-        "files": sum(e.files or 0 for e in items),
-        "repositories": len({e.repo for e in items if e.repo}),
+        "additions": size.additions,
+        "deletions": size.deletions,
+        "lines": size.lines,
+        "files": size.files or 0,
+        "repositories": len({e.repo.lower() for e in items if e.repo}),
         "days": (dates[-1] - dates[0]).days + 1,
     }
     facts.update({key: value for key, value in totals.items() if value > 0})
     facts["first_date"] = dates[0].isoformat()
     facts["last_date"] = dates[-1].isoformat()
+    written = [e.created_at for e in items if e.created_at is not None and e.kind in ("commit", *SIZED_KINDS)]
+    if written and (items[0].completed_at - min(written)).days >= LATE_DAYS and len(units) == 1:
+        facts["authored_date"] = min(written).date().isoformat()
+    for n, (unit, part) in enumerate(zip(units, sizes, strict=True), 1):
+        if n > MAX_PARTS:
+            break
+        prefix = f"part.{n}."
+        facts[prefix + "title"] = unit.title
+        facts[prefix + "key"] = unit.key
+        facts[prefix + "items"] = len(unit.items)
+        for key, value in (
+            ("additions", part.additions),
+            ("deletions", part.deletions),
+            ("lines", part.lines),
+        ):
+            if value:
+                facts[prefix + key] = value
+        if part.files:
+            facts[prefix + "files"] = part.files
     facts.update(metric_facts(project.metrics))
     return facts
 
