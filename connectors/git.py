@@ -605,7 +605,9 @@ def _walk_history(
     for commit in mine:
         unit = history.unit_of.get(commit.node.sha)
         found.append(
-            _commit_evidence(commit, history, merge_info(unit) if unit else None, stats, links, section)
+            _commit_evidence(
+                commit, commits, history, merge_info(unit) if unit else None, stats, links, section
+            )
         )
     for merge in merges:
         claimed = history.claimed.get(merge.node.sha, [])
@@ -619,7 +621,7 @@ def _walk_history(
             found.append(_merge_evidence(merge, info, authors, history, links, section))
         elif include_merges:
             counts.included_merges += 1
-            found.append(_commit_evidence(merge, history, None, {}, links, section))
+            found.append(_commit_evidence(merge, commits, history, None, {}, links, section))
         else:
             counts.own_merges += 1
     found += _releases(target, identity, time_range, commits, history, links, section, counts)
@@ -735,6 +737,7 @@ def _unit_extra(info: MergeInfo | None, merge_sha: str, links: _Links) -> dict[s
 
 def _commit_evidence(
     commit: _Commit,
+    commits: dict[str, _Commit],
     history: History,
     unit: MergeInfo | None,
     stats: dict[str, str],
@@ -762,6 +765,10 @@ def _commit_evidence(
         extra["committed_at"] = committed.isoformat()
     merge_sha = history.unit_of.get(sha, "")
     extra.update(_unit_extra(unit, merge_sha, links))
+    if merge_sha:
+        claimed = [commits[s] for s in history.claimed.get(merge_sha, []) if s in commits]
+        extra["unit_authors"] = list(dict.fromkeys(c.mapped_name for c in claimed))
+        extra["unit_commits"] = len(claimed)
     refs = extract_refs(f"{subject}\n{body}", links.name)
     if unit is None and not commit.node.is_merge:
         number = squash_number(subject)
@@ -809,6 +816,7 @@ def _merge_evidence(
     extra = _unit_extra(info, sha, links)
     authors = list(dict.fromkeys(c.author for c in claimed))
     extra.update(sha=sha, commits=len(claimed), merged_authors=authors, source_name=section.name)
+    extra["unit_authors"] = list(dict.fromkeys(c.mapped_name for c in claimed))
     refs = extract_refs(f"{info.title}\n{merge.body}", links.name)
     refs = list(dict.fromkeys([str(extra["unit"]), *refs]))
     return Evidence(

@@ -34,6 +34,7 @@ from datetime import datetime
 
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import NOT_TICKETS, TICKET_KEY, URL
+from impact_miner.sizes import size_of
 from impact_miner.topology import release_version
 
 # Trivial chores: (label, field, pattern). A "title" pattern must match at the start of the title's first
@@ -69,6 +70,7 @@ _CHORES = [
     for label, field, pattern in CHORE_RULES
 ]
 CONVENTIONAL = re.compile(r"^(?P<type>[a-z]+)(?:\([^)]*\))?!?:\s*", re.I)
+BARE_NUMBER = re.compile(r"(?<![\w/&])#[0-9]+\b:?")
 PR_SUFFIX = re.compile(r"\(\s*(?:[\w.-]+/[\w.-]+)?#[0-9]+\s*\)|\s#[0-9]+\s*$")
 EMPTY_BRACKETS = re.compile(r"\[[\s,;]*\]|\([\s,;]*\)")
 EDGE_PUNCTUATION = " \t:|,;/–—-"
@@ -90,6 +92,7 @@ THEME_FLOOR = 5  # a theme may always hold this many commits
 THEME_SHARE = 0.10  # ... and otherwise at most this share of the person's own commits
 THEME_SIMILARITY = 0.5  # the average content similarity a theme's commits must keep
 TINY_LINES = 10  # a lone commit this small is listed under Other small changes when many remain
+MAX_NAMED_PARTS = 3  # a title that lists a project's parts names at most this many
 OTHER_CHANGES_MIN = 30  # ... once at least this many remain (fewer read fine as projects of their own)
 
 
@@ -455,35 +458,133 @@ def _project(label: str, group: list[Unit]) -> Project:
     ids = list(dict.fromkeys(e.id for e in items))
     repos = sorted({e.repo for e in items if e.repo})
     if label == "maintenance":
-        return Project(MAINTENANCE_ID, "Maintenance", ids, repos=repos, maintenance=True)
+        return Project(MAINTENANCE_ID, "Maintenance", ids, repos=repos, maintenance=True, kind="maintenance")
     keys = _project_keys(group)
     if label == "credit":
         where = f" in {repos[0]}" if repos else ""
         title = f"Reviews and merges of others' work{where}"
-        return Project(_slug(f"reviews {where}"), title, ids, keys=keys, repos=repos)
+        return Project(_slug(f"reviews {where}"), title, ids, keys=keys, repos=repos, kind="credit")
     if label == "other":
         first, last = items[0].completed_at.date(), items[-1].completed_at.date()
         span = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
         return Project(
-            _slug(f"other {first.isoformat()}"), f"Other small changes, {span}", ids, keys=keys, repos=repos
+            _slug(f"other {first.isoformat()}"),
+            f"Other small changes, {span}",
+            ids,
+            keys=keys,
+            repos=repos,
+            kind="other",
         )
     epic, epic_title = project_epic(keys, items)
     if epic_title:
         keys = [epic, *(k for k in keys if k != epic)]
         return Project(epic.lower(), f"{epic}: {epic_title}", ids, keys=keys, repos=repos)
     ticket = next((k for k in keys if is_ticket_key(k)), "")
-    if ticket:
-        subject, _ = project_subject(keys, items)
-        return Project(ticket.lower(), f"{ticket}: {_upper_first(subject)}", ids, keys=keys, repos=repos)
     anchor = _anchor(group)
-    title = _upper_first(clean_subject(anchor.title) or anchor.title or "untitled work")
-    return Project(_slug(_key_slug(anchor)), title, ids, keys=keys, repos=repos)
+    if ticket:
+        is_anchor = anchor.kind == "ticket" and anchor.key == ticket
+        title = display_title(anchor.title) if is_anchor else project_title(group)
+        return Project(ticket.lower(), f"{ticket}: {title}", ids, keys=keys, repos=repos)
+    title = project_title(group)
+    slug = _key_slug(anchor) if len(group) == 1 or title == display_title(anchor.title) else title[:60]
+    return Project(_slug(slug), title, ids, keys=keys, repos=repos)
+
+
+def project_title(group: Sequence[Unit]) -> str:
+    """A title true of all of ``group``: the one unit's own title; the title of a unit every other one
+    cites, or of one holding at least half of the items and of the changed lines; a subject every unit
+    shares; else the parts, named (up to three) around what they share (a file or folder)."""
+    anchor = _anchor(group)
+    if len(group) == 1 or covers(anchor, group):
+        return display_title(anchor.title)
+    subjects = {display_title(u.title).casefold() for u in group}
+    if len(subjects) == 1:
+        return display_title(group[0].title)
+    parts = top_units(group)
+    if len(parts) == 1:
+        return display_title(parts[0].title)
+    named = [f"“{display_title(u.title)}”" for u in parts[:MAX_NAMED_PARTS]]
+    rest = len(parts) - len(named)
+    listing = (
+        (", ".join(named[:-1]) + " and " + named[-1]) if not rest else ", ".join(named) + f" and {rest} more"
+    )
+    shared = shared_path(group)
+    return f"{shared}: {listing}" if shared else listing
+
+
+def top_units(group: Sequence[Unit]) -> list[Unit]:
+    """The units of ``group`` that are not part of another one of it (a commit citing a ticket of the
+    group is part of that ticket), largest first."""
+    top = [u for u in group if not any(v is not u and u.cites & v.keys for v in group)] or list(group)
+    return sorted(top, key=lambda u: (-unit_lines(u), -len(u.items), u.key))
+
+
+def covers(unit: Unit, group: Sequence[Unit], *, strict: bool = True) -> bool:
+    """Whether ``unit``'s title is true of the whole group: with the units that are part of it (that
+    cite it, directly or through one another), it holds more than half of the group's items or of its
+    changed lines (at least half with ``strict=False``, the verifier's bar). A commit holding a third of
+    the items and a tenth of the lines does not name a project; a ticket every other unit cites does."""
+    part = part_of(unit, group)
+    items = sum(len(u.items) for u in group)
+    lines = sum(unit_lines(u) for u in group)
+    held_items = 2 * sum(len(u.items) for u in part)
+    held_lines = 2 * sum(unit_lines(u) for u in part)
+    if strict:
+        return held_items > items or (lines > 0 and held_lines > lines)
+    return held_items >= items or (lines > 0 and held_lines >= lines)
+
+
+def part_of(unit: Unit, group: Sequence[Unit]) -> list[Unit]:
+    """``unit`` and the units of ``group`` that cite it, directly or through one another."""
+    found = [unit]
+    keys = set(unit.keys)
+    changed = True
+    while changed:
+        changed = False
+        for other in group:
+            if other not in found and (other.cites & keys or (other.epic and other.epic in keys)):
+                found.append(other)
+                keys |= other.keys
+                changed = True
+    return found
+
+
+def unit_lines(unit: Unit) -> int:
+    return size_of(unit.items).lines
+
+
+def shared_path(group: Sequence[Unit]) -> str:
+    """The most specific file or folder every unit of ``group`` changed, or ``""`` (the root is not one)."""
+    common: set[str] | None = None
+    for unit in group:
+        prefixes = {p for path in unit.files for p in _prefixes(path)}
+        common = prefixes if common is None else common & prefixes
+    return max(common or set(), key=lambda p: (p.count("/"), len(p), p), default="")
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:n]) + ("/" if n < len(parts) else "") for n in range(1, len(parts) + 1)]
+
+
+def display_title(title: str) -> str:
+    """A unit's title as a heading: its first line, without ``(#N)``, ticket noise or a conventional-commit
+    prefix, first letter upper-cased (``fix(api): handle empty bodies (#12)`` → ``Handle empty bodies``)."""
+    subject = clean_subject(title) or _first_line(title) or "untitled work"
+    if " " not in subject and re.search(r"[a-z][-_][a-z]", subject, re.I):
+        subject = re.sub(r"[-_]+", " ", subject)  # a branch name standing in for a title: fix-old-behavior
+    return _upper_first(subject)
 
 
 def _anchor(group: Sequence[Unit]) -> Unit:
-    """The unit a project is named after: the one the others cite most, else the largest."""
-    cited = {key for u in group for key in u.cites}
-    return min(group, key=lambda u: (-len(u.keys & cited), -len(u.items), -u.lines, u.key))
+    """The unit a project is named after: the one most other units cite, else the largest."""
+
+    def citers(unit: Unit) -> int:
+        return sum(
+            1 for u in group if u is not unit and (u.cites & unit.keys or (u.epic and u.epic in unit.keys))
+        )
+
+    return min(group, key=lambda u: (-citers(u), -len(u.items), -unit_lines(u), u.key))
 
 
 def _key_slug(unit: Unit) -> str:
@@ -526,7 +627,7 @@ def _project_keys(group: Sequence[Unit]) -> list[str]:
 def _rank(project: Project, group: Sequence[Unit]) -> tuple[int, int, int, int, float, str]:
     """Own work first by substance (items, lines, files, then time span); Other small changes and credited
     work next; Maintenance last."""
-    later = project.id.startswith(("reviews", "other-"))
+    later = project.kind in ("credit", "other")
     items = [e for u in group for e in u.items]
     span = (max(e.completed_at for e in items) - min(e.completed_at for e in items)).total_seconds()
     substance = (
@@ -647,6 +748,7 @@ def project_epic(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, s
 def _strip_refs(line: str) -> str:
     line = URL.sub(" ", line)
     line = PR_SUFFIX.sub(" ", line)
+    line = BARE_NUMBER.sub(" ", line)
     line = TICKET_KEY.sub(lambda m: m.group(0) if not is_ticket_key(m.group(1)) else " ", line)
     return EMPTY_BRACKETS.sub(" ", line)
 

@@ -81,3 +81,19 @@ def canonical_ref(ref: str, repo: str = "") -> str:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+CLOSING = re.compile(
+    r"\b(?:close[sd]?|closing|fix(?:e[sd])?|fixing|resolve[sd]?|resolving)\b:?\s+"
+    r"((?:(?:https?://\S+/(?:issues|pull)/\d+|(?:[\w.-]+/[\w.-]+)?#\d+)(?:\s*(?:,|and|&)\s*)?)+)",
+    re.IGNORECASE,
+)
+
+
+def closing_refs(text: str, repo: str = "") -> list[str]:
+    """Issues ``text`` says it closes, the way GitHub and GitLab read it (``fixes #12``, ``closes
+    owner/repo#3 and #4``, ``resolves <issue URL>``), as canonical references."""
+    found: list[str] = []
+    for match in CLOSING.finditer(text):
+        found += extract_refs(match.group(1), repo)
+    return _unique(ref for ref in found if "#" in ref)
