@@ -16,14 +16,12 @@ from impact_miner.prompting import (
     RETRY_VERIFY_TEMPLATE,
     SYSTEM_TEMPLATE,
     builtin_frameworks,
-    evidence_texts,
     fence,
     json_block,
     load_framework,
     prompt_version,
     render,
     response_schema,
-    tag_competencies,
     template_names,
 )
 
@@ -96,7 +94,12 @@ def test_leadership_principles_are_all_sixteen_with_their_exact_names() -> None:
     framework = load_framework("leadership-principles")
     assert framework.names == LEADERSHIP_PRINCIPLES
     assert framework.max_per_statement == 2
-    assert all(c.summary and c.keywords for c in framework.competencies)
+    assert all(c.summary for c in framework.competencies)
+    tagged = {c.name: c.signals for c in framework.competencies if c.signals}
+    assert tagged["Insist on the Highest Standards"] == ("tests",)
+    assert (
+        "Frugality" not in tagged and "Have Backbone; Disagree and Commit" not in tagged
+    )  # nothing shows them
     assert framework.canonical("deliver  results") == "Deliver Results"
     assert framework.canonical("Strive to be Earth’s Best Employer") == "Strive to be Earth's Best Employer"
     assert framework.canonical("Synergy") is None
@@ -110,7 +113,7 @@ def test_custom_framework_file(tmp_path: Path) -> None:
     path = tmp_path / "acme.toml"
     path.write_text(
         'name = "Acme Ladder"\nmax_per_statement = 1\n'
-        '[[competencies]]\nname = "Execution"\nsummary = "Ships."\nkeywords = ["\\\\bfix"]\n'
+        '[[competencies]]\nname = "Execution"\nsummary = "Ships."\nsignals = ["release"]\nkeywords = ["x"]\n'
         '[[competencies]]\nname = "Craft"\nsummary = "Quality."\n'
     )
     framework = load_framework(str(path))
@@ -126,7 +129,8 @@ def test_custom_framework_file(tmp_path: Path) -> None:
         ('[[competencies]]\nname = "A"\n', "needs a `name`"),
         ('name = "X"\n', "at least one [[competencies]]"),
         ('name = "X"\n[[competencies]]\nsummary = "s"\n', "competency 1 needs a `name`"),
-        ('name = "X"\n[[competencies]]\nname = "A"\nkeywords = ["("]\n', "not a valid regex"),
+        ('name = "X"\n[[competencies]]\nname = "A"\nsignals = ["keywords"]\n', "unknown signal 'keywords'"),
+        ('name = "X"\n[[competencies]]\nname = "A"\nsignals = "tests"\n', "`signals` must be a list"),
         ('name = "X"\n[[competencies]]\nname = "A"\n[[competencies]]\nname = "a"\n', "must be unique"),
         ('name = "X"\nmax_per_statement = 9\n[[competencies]]\nname = "A"\n', "from 1 to 3"),
     ],
@@ -163,29 +167,3 @@ def test_json_block_stays_json_and_cannot_close_a_tag() -> None:
     text = json_block(value)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == value
-
-
-def test_offline_tagging_is_deterministic_and_bounded() -> None:
-    framework = load_framework("leadership-principles")
-    texts = ["Fix flaky test in search", "Add tests for the cache", "Reduce memory of the indexer"]
-    tags = tag_competencies(framework, texts)
-    assert tags == ["Insist on the Highest Standards", "Frugality"]
-    assert tag_competencies(framework, ["Nothing to see"]) == []
-    assert len(tag_competencies(framework, texts * 3)) <= framework.max_per_statement
-
-
-def test_evidence_texts_read_title_labels_and_kind() -> None:
-    from datetime import UTC, datetime
-
-    from impact_miner.model import Evidence
-
-    item = Evidence(
-        "jira:SEARCH-1",
-        "jira",
-        "ticket",
-        "Latency",
-        "https://x",
-        datetime(2026, 1, 1, tzinfo=UTC),
-        labels=["perf"],
-    )
-    assert evidence_texts([item]) == ["Latency perf ticket"]

@@ -130,7 +130,12 @@ class FetchResult:
 
 @dataclass
 class Project:
-    """Evidence linked into one piece of work, with its statement once a writer has run."""
+    """Evidence linked into one piece of work, with its statement once a writer has run.
+
+    ``kind`` is ``work`` (the person's own), ``credit`` (reviews given and others' pull requests merged),
+    ``other`` (small unrelated commits listed together) or ``maintenance``. ``competency_reasons`` says,
+    for a tag, what in the evidence shows it (``"5 of 6 commits add or change tests"``).
+    """
 
     id: str
     title: str
@@ -143,6 +148,8 @@ class Project:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     verified: bool = False
     problems: list[str] = field(default_factory=list)
+    kind: str = "work"
+    competency_reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

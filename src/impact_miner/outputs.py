@@ -78,6 +78,13 @@ class NumberedProject:
         """The project's competencies, tidied (see :func:`project_competencies`)."""
         return project_competencies(self.project)
 
+    @property
+    def tags(self) -> list[str]:
+        """The competencies as shown: each with the reason the evidence gives for it, where there is one
+        (``Insist on the Highest Standards — 5 of 6 commits add or change tests``)."""
+        reasons = self.project.competency_reasons
+        return [f"{name} — {reasons[name]}" if reasons.get(name) else name for name in self.competencies]
+
 
 @dataclass(frozen=True)
 class StatementGroup:

@@ -117,14 +117,14 @@ def write_statements(
     framework: str | None = None,
 ) -> list[Project]:
     """Write one offline statement per project and verify it against the project's evidence; tag it
-    with the competencies of ``framework`` whose keywords its evidence matches (deterministic).
+    with the competencies of ``framework`` whose signals its evidence shows, each with its reason.
 
     With ``llm``, the model then rewrites each one (``llm_writer.write_with_model``); a project the model
     cannot do keeps its offline statement, marked not verified, with the reason in its problems.
     """
     from impact_miner.facts import project_facts
     from impact_miner.offline_writer import offline_statement
-    from impact_miner.prompting import evidence_texts, load_framework, tag_competencies
+    from impact_miner.prompting import load_framework, tag_competencies
     from impact_miner.verifier import verify_statement
 
     chosen = load_framework(framework or (llm.framework if llm else None))
@@ -135,11 +135,18 @@ def write_statements(
         facts = project_facts(project, items)
         statement = offline_statement(project, items, facts)
         problems = verify_statement(statement, project.evidence_ids, project, items, facts)
-        tags = project.competencies or (
-            [] if project.maintenance else tag_competencies(chosen, evidence_texts(items))
-        )
+        reasons = project.competency_reasons
+        if not project.competencies:
+            reasons = tag_competencies(chosen, project, items)
         written.append(
-            replace(project, statement=statement, competencies=tags, verified=not problems, problems=problems)
+            replace(
+                project,
+                statement=statement,
+                competencies=project.competencies or list(reasons),
+                competency_reasons=reasons,
+                verified=not problems,
+                problems=problems,
+            )
         )
     if llm is not None:
         from impact_miner.llm_writer import write_with_model

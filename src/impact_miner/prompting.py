@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from impact_miner.errors import ConfigError
+from impact_miner.model import Evidence, Project
+from impact_miner.signals import SIGNALS, tag
 
 PACKAGE = "impact_miner.prompts"
 DEFAULT_FRAMEWORK = "leadership-principles"
@@ -45,9 +47,11 @@ RETRY_VERIFY_TEMPLATE = "retry_verify.md.j2"
 
 @dataclass(frozen=True)
 class Competency:
+    """One competency; ``signals`` (:data:`impact_miner.signals.SIGNALS`) are what tags it offline."""
+
     name: str
     summary: str
-    keywords: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,19 +128,19 @@ def parse_framework(text: str, *, where: str, default_id: str) -> Framework:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
             raise ConfigError(f"{where}: competency {number} needs a `name` string")
         summary = entry.get("summary", "")
-        keywords = entry.get("keywords", [])
+        signals = entry.get("signals", [])
         if not isinstance(summary, str):
             raise ConfigError(f"{where}: competency {entry['name']!r}: `summary` must be a string")
-        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-            raise ConfigError(f"{where}: competency {entry['name']!r}: `keywords` must be a list of strings")
-        for keyword in keywords:
-            try:
-                re.compile(keyword)
-            except re.error as exc:
-                raise ConfigError(
-                    f"{where}: competency {entry['name']!r}: keyword {keyword!r} is not a valid regex: {exc}"
-                ) from None
-        competencies.append(Competency(entry["name"].strip(), summary.strip(), tuple(keywords)))
+        if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
+            raise ConfigError(f"{where}: competency {entry['name']!r}: `signals` must be a list of strings")
+        unknown = [s for s in signals if s not in SIGNALS]
+        if unknown:
+            raise ConfigError(
+                f"{where}: competency {entry['name']!r}: unknown signal {unknown[0]!r}; "
+                f"known signals: {', '.join(SIGNALS)}"
+            )
+        # `keywords` (regexes on titles) were weak evidence and are no longer used; old files still load
+        competencies.append(Competency(entry["name"].strip(), summary.strip(), tuple(signals)))
     folded = [_fold(c.name) for c in competencies]
     duplicates = sorted({c.name for c, f in zip(competencies, folded, strict=True) if folded.count(f) > 1})
     if duplicates:
@@ -196,27 +200,10 @@ def json_block(value: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def tag_competencies(framework: Framework, texts: Iterable[str]) -> list[str]:
-    """Deterministic offline tags: the competencies whose keywords match the most of ``texts`` (titles,
-    labels, kinds), at most ``max_per_statement``, ties in framework order; none without a match."""
-    corpus = [t for t in texts if t]
-    scores = []
-    for position, competency in enumerate(framework.competencies):
-        patterns = _compiled(competency.keywords)
-        hits = sum(1 for text in corpus if any(p.search(text) for p in patterns))
-        if hits:
-            scores.append((-hits, position, competency.name))
-    return [name for _, _, name in sorted(scores)[: framework.max_per_statement]]
-
-
-def evidence_texts(items: Sequence[Any]) -> list[str]:
-    """What offline tagging reads of each evidence item: its title, labels and kind."""
-    return [" ".join([str(e.title), *map(str, e.labels), str(e.kind).replace("_", " ")]) for e in items]
-
-
-@lru_cache(maxsize=256)
-def _compiled(keywords: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(k, re.I) for k in keywords)
+def tag_competencies(framework: Framework, project: Project, items: Sequence[Evidence]) -> dict[str, str]:
+    """Deterministic offline tags with their reasons: the competencies whose signals the project's
+    evidence shows, at most ``max_per_statement``, in framework order; none without a signal."""
+    return tag(project, items, framework.competencies, framework.max_per_statement)
 
 
 @lru_cache(maxsize=1)

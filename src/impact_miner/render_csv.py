@@ -87,7 +87,7 @@ def render_csv(report: Report, group_by: GroupBy = "project") -> str:
             row: dict[str, Any] = {
                 "project_id": project.id,
                 "title": project.title,
-                "competencies": entry.competencies,
+                "competencies": entry.tags,
                 "statement": project.statement,
                 "links": [url for item in entry.evidence if (url := http_url(item.url))],
                 "verified": project.verified,

@@ -90,7 +90,7 @@ def render_docx(report: Report, group_by: GroupBy = "project") -> bytes:
             if entry.competencies:
                 tags = document.add_paragraph()
                 tags.add_run("Competencies: ").italic = True
-                tags.add_run(one_line(" · ".join(entry.competencies)))
+                tags.add_run(one_line(" · ".join(entry.tags)))
             document.add_paragraph(xml_text(project.statement))
             check = document.add_paragraph()
             if project.verified:
