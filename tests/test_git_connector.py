@@ -450,4 +450,3 @@ def test_a_commit_behind_a_descendant_with_a_skewed_older_date_is_still_found(tm
     )
     result = gitconn.fetch(ada(), RANGE, section(repo.path))
     assert [e.extra["sha"] for e in result.evidence] == [in_range]
-

@@ -755,7 +755,8 @@ def test_pull_requests_join_the_git_commits_that_cite_them_or_that_they_contain(
     }
     assert [c.status for c in report.coverage] == ["ok", "ok"]
     [project] = [p for p in report.projects if p.id == by_item["github:acme/api#12"]]
-    assert "acme/api#12" in project.statement and project.verified
+    assert "pull request #12" in project.statement and project.verified
+    assert "in acme/api on" in project.statement  # one repository, whatever the clone's case
 
 
 def test_mine_lists_exactly_the_persons_merged_pull_requests_and_reviews_as_json(

@@ -167,7 +167,7 @@ def test_empty_input_gives_no_projects() -> None:
 def test_commits_sharing_a_ticket_key_join_across_directories() -> None:
     [project] = group_projects(TICKET_WORK)
     assert project.id == "abc-1"
-    assert project.title == "ABC-1: Add rate limiting to the search endpoint"
+    assert project.title == "ABC-1: Add rate limiting to the search endpoint"  # 340 of its 364 lines
     assert project.keys == ["ABC-1"]
     assert project.repos == ["acme/api"]
     assert project.evidence_ids == [e.id for e in TICKET_WORK]
@@ -201,7 +201,7 @@ def test_ticket_joins_its_commits_and_through_the_epic_its_sibling_tickets() -> 
 def test_without_the_epic_ticket_the_siblings_still_join_under_the_epic_key() -> None:
     [project] = group_projects(EPIC_WORK[1:])
     assert project.id == "abc-10"
-    assert project.title == "ABC-10: Add search filters"  # tickets tie on words and lines: smallest id
+    assert project.title == "ABC-10: “Add search filters” and “Paginate search results”"  # each ticket
 
 
 def test_a_ticket_title_is_the_subject_of_its_key() -> None:
@@ -375,15 +375,27 @@ def test_subjects_drop_prefixes_ticket_keys_and_pull_request_numbers() -> None:
     assert clean_subject("Use UTF-8 everywhere") == "Use UTF-8 everywhere"
 
 
-def test_most_informative_subject_then_lines_then_id() -> None:
+def test_a_title_is_true_of_the_whole_project_never_one_items_subject() -> None:
+    """One commit's subject titles a group only when it holds half of its items and of its lines."""
     evidence = [
-        commit("n1", "ABC-5 wip", refs=("ABC-5",), additions=500),
-        commit("n2", "ABC-5: cache search facets per tenant", refs=("ABC-5",)),
-        commit("n3", "ABC-5: cache search facets per region", refs=("ABC-5",), additions=11),
+        commit("n1", "ABC-5 wip", refs=("ABC-5",), additions=500, paths=("search/facets.py",)),
+        commit("n2", "ABC-5: cache search facets per tenant", refs=("ABC-5",), paths=("search/facets.py",)),
+        commit("n3", "ABC-5: cache search facets per region", refs=("ABC-5",), paths=("search/cache.py",)),
     ]
-    assert group_projects(evidence)[0].title == "ABC-5: Cache search facets per region"
-    evidence[2].additions = 10
-    assert group_projects(evidence)[0].title == "ABC-5: Cache search facets per tenant"
+    assert group_projects(evidence)[0].title == "ABC-5: Wip"  # most of the lines: its own words
+    evidence[0].additions = 10
+    assert group_projects(evidence)[0].title == (
+        "ABC-5: search/: “Wip”, “Cache search facets per tenant” and “Cache search facets per region”"
+    )
+    pr = [
+        pull(7, "Cache search facets", refs=("ABC-5",), additions=400),
+        commit("n4", "ABC-5: tune the cache size", refs=("ABC-5",), paths=("search/cache.py",)),
+    ]
+    assert group_projects(pr)[0].title == "ABC-5: Cache search facets"  # half the items, most lines
+    same = [commit(f"n{n}", "Add donate link", paths=(f"docs/{n}.html",), day=10 + n) for n in range(5, 8)]
+    for item in same:
+        item.refs = ["ABC-6"]
+    assert group_projects(same)[0].title == "ABC-6: Add donate link"  # a subject every part shares
 
 
 def test_projects_are_ordered_by_items_then_lines_then_files_then_span() -> None:

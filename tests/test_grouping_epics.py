@@ -46,7 +46,7 @@ def commit(sha: str, title: str, *, day: int = 18) -> Evidence:
         additions=10,
         deletions=2,
         files=1,
-        extra={"sha": (sha * 40)[:40], "top_dir": "search"},
+        extra={"sha": (sha * 40)[:40], "top_dir": "search", "paths": [f"search/{sha}.py"]},
     )
 
 
@@ -77,10 +77,10 @@ def test_tickets_of_an_epic_that_is_not_in_the_evidence_take_its_summary() -> No
     # The statement states the epic key and links the tickets; the epic's own words (and numbers) stay in
     # the title, which the verifier does not check against the evidence.
     [statement] = verified(evidence).values()
-    assert statement == (
-        "Added search filters across 2 commits and 2 tickets (+20/−4 lines, 2 files) in acme/api "
-        "between 2026-11-18 and 2026-11-22 [SEARCH-10, SEARCH-1, SEARCH-2]. Tickets: "
-        f"{JIRA}/browse/SEARCH-1, {JIRA}/browse/SEARCH-2."
+    assert statement == (  # each ticket named, never one ticket's subject for the epic
+        "Work on SEARCH-10 across 2 commits and 2 tickets (+20/−4 lines, 2 files) in acme/api "
+        "between 2026-11-18 and 2026-11-22: “Add search filters” and “Paginate results” "
+        f"[SEARCH-10, SEARCH-1, SEARCH-2]. Tickets: {JIRA}/browse/SEARCH-1, {JIRA}/browse/SEARCH-2."
     )
 
 

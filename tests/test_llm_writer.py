@@ -546,8 +546,6 @@ def test_local_only_accepts_only_models_on_this_machine(
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-
-
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     """A clean environment and a repository with two projects of Ada's from the last few days."""
@@ -705,18 +703,22 @@ def test_offline_runs_never_import_litellm(repo: GitRepo) -> None:
     assert done.stderr.strip().splitlines()[-1] == "False False", done.stderr
 
 
-def test_offline_statements_are_tagged_from_the_framework_deterministically() -> None:
+def test_offline_statements_are_tagged_from_what_the_evidence_shows_with_the_reason() -> None:
     evidence = evidence_world()
-    evidence[1] = replace(evidence[1], title="SEARCH-88: fix flaky latency tests")
+    evidence[1] = replace(
+        evidence[1], title="SEARCH-88: fix flaky latency tests",
+        extra={"sha": SHA_SEARCH, "paths": ["tests/test_latency.py", "search/merge.py", "search/cache.py"]},
+    )  # fmt: skip
+    evidence[2] = replace(evidence[2], title="Retry failed invoice webhooks, a customer bug")
     [search, billing] = write_statements(projects_world(), evidence)
-    assert search.competencies == ["Insist on the Highest Standards", "Dive Deep"]  # framework order on ties
-    assert billing.competencies == []  # no keyword matched: no tag rather than a guess
-    [search_ladder, billing_ladder] = write_statements(
-        projects_world(), evidence, framework="engineering-ladder"
-    )
-    assert search_ladder.competencies == ["Technical Execution", "Quality and Testing"]
-    assert billing_ladder.competencies == ["Operational Excellence"]
-    chores = write_statements([replace(projects_world()[1], maintenance=True)], evidence)
+    assert search.competencies == ["Insist on the Highest Standards"]
+    assert search.competency_reasons == {
+        "Insist on the Highest Standards": "the commit adds or changes tests"
+    }
+    assert billing.competencies == []  # "bug" and "customer" in a title are no evidence of anything
+    [search_ladder, _] = write_statements(projects_world(), evidence, framework="engineering-ladder")
+    assert search_ladder.competency_reasons == {"Quality and Testing": "the commit adds or changes tests"}
+    chores = write_statements([replace(projects_world()[0], maintenance=True)], evidence)
     assert chores[0].competencies == []
 
 

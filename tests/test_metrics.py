@@ -382,9 +382,10 @@ def test_the_offline_statement_leads_with_the_measured_outcome_and_quotes_the_cl
     facts = project_facts(search, evidence)
     statement = offline_statement(search, evidence, facts)
     assert statement == (
-        "Reduced search p95 latency 32% (320 ms → 218 ms, measured 7 days before/after): moved index merges "
-        "off the request path across 2 commits (+20/−4 lines, 2 files) in acme/search between 2026-11-10 "
-        'and 2026-11-12 [SEARCH-1]. Author reports "p95 from 320 ms to 218 ms" (claimed).'
+        "Reduced search p95 latency 32% (320 ms → 218 ms, measured 7 days before/after): work on SEARCH-1 "
+        "across 2 commits (+20/−4 lines) in acme/search between 2026-11-10 and 2026-11-12: “Move index "
+        "merges off the request path” (+10/−2) and “Cache merged segments” (+10/−2) [SEARCH-1]. Author "
+        'reports "p95 from 320 ms to 218 ms" (claimed).'
     )
     assert verify_statement(statement, search.evidence_ids, search, evidence, facts) == []
 
@@ -419,7 +420,7 @@ def test_weak_and_regressed_results_are_labelled() -> None:
     worse, evidence = search_project(hourly(T0 - 7 * DAY, T0, 200) + hourly(T1, T1 + 7 * DAY, 230))
     facts = project_facts(worse, evidence)
     statement = offline_statement(worse, evidence, facts)
-    assert statement.startswith("Moved index merges off the request path across 2 commits")
+    assert statement.startswith("Work on SEARCH-1 across 2 commits")  # neither commit holds most of it
     assert (
         " Measured: search p95 latency rose 15% (200 ms → 230 ms, measured 7 days before/after)." in statement
     )

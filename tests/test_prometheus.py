@@ -275,7 +275,8 @@ def test_before_after_values_and_deltas_match_the_hand_computed_ones(
     assert project.statement == (
         "Reduced search p95 latency 32% (320 ms → 218 ms, measured 7 days before/after): moved index merges "
         "off the request path across 2 commits (+3 lines, 2 files) in acme/search between 2024-03-10 and "
-        "2024-03-12 [SEARCH-1]. Measured: queue depth unchanged (11.5 → 11.5, measured 7 days before/after; "
+        "2024-03-12: “Move index merges off the request path” (+2) and “Cache merged segments” (+1) "
+        "[SEARCH-1]. Measured: queue depth unchanged (11.5 → 11.5, measured 7 days before/after; "
         'weak: within noise). Author reports "p95 from 320 ms to 218 ms" (claimed).'
     )
     assert project.verified, project.problems
@@ -520,8 +521,6 @@ def search_repo(tmp_path: Path) -> GitRepo:
         when=LAST,
     )
     return repo
-
-
 
 
 @needs_prometheus

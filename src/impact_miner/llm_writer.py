@@ -291,8 +291,9 @@ def build_prompt(
 
 
 def _facts_block(project: Project, facts: Facts, redactor: Redactor, keep: Sequence[str]) -> dict[str, Any]:
-    """The computed facts, plus the metrics (before/after, deltas) attached to the project, if any."""
-    block: dict[str, Any] = dict(facts)
+    """The computed facts (their strings, such as the parts' titles, redacted like the evidence), plus the
+    metrics (before/after, deltas) attached to the project, if any."""
+    block: dict[str, Any] = _redacted(dict(facts), redactor, keep)
     if project.metrics:
         block["metrics"] = _redacted(project.metrics, redactor, keep)
     return block

@@ -3,7 +3,11 @@
 A statement may name only its own project's evidence, link only to that evidence's URLs, mention only
 ticket keys and pull requests the evidence shows, state only numbers that are in the evidence text or
 in the computed facts, date only the evidence's own dates, and use no hype or effort wording the
-evidence does not support. Statement text is untrusted: every rule is checked on the raw string.
+evidence does not support. Its **subject** must be true of the whole project: the statement's lead and
+the project's title may take their words from one part (a unit of work: a pull request, a ticket, a
+commit) only when that part, with the parts that cite it, holds at least half of the items or of the
+changed lines, or when every part is named (or counted: "and 2 more"). Statement text is untrusted:
+every rule is checked on the raw string.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from impact_miner.facts import Facts
+from impact_miner.grouping import (
+    THEME_STOPWORDS,
+    Unit,
+    covers,
+    display_title,
+    top_units,
+    unit_lines,
+    units_of,
+)
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import TICKET_KEY, URL, ticket_keys
 
@@ -26,6 +39,20 @@ NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)
 BARE_DOMAIN = re.compile(r"(?<![\w/.@-])www\.[^\s<>()\[\]\"'`]+")
 HEX = re.compile(r"\b[0-9a-f]{7,40}\b")
 TRAILING = ".,:;!?'\""
+WORD = re.compile(r"[a-z][a-z0-9_]+")
+# Where a statement's subject ends: the clause that adds sizes, parts, places or dates.
+LEAD_END = re.compile(r" \(|: | — | – |; |, | across | with | between | on \d{4}-| in [\w.-]+/[\w.-]+")
+TICKET_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]+:\s*")
+PATH_PREFIX = re.compile(r"^[\w./-]+/[\w./-]*:\s+|^[\w.-]+\.\w+:\s+")
+MORE = re.compile(r"\band (\d+) more\b")
+NAMED_SHARE = 0.6  # a subject names a unit when it holds this share of the unit's title words
+# Words every statement may use that say nothing about what the work was.
+GENERIC = THEME_STOPWORDS | {
+    "commit", "commits", "change", "changes", "changed", "related", "work", "small", "unrelated", "other",
+    "made", "pull", "request", "requests", "merge", "merged", "merges", "released", "release", "lines",
+    "files", "file", "contributed", "reviewed", "review", "reviews", "others", "ticket", "tickets",
+    "across", "project", "part", "parts", "more", "authored", "landed", "closes", "issue", "issues",
+}  # fmt: skip
 
 # Superlatives and hype: allowed only when the project's evidence text itself uses them.
 HYPE = tuple(
@@ -122,7 +149,88 @@ def verify_statement(
     problems += _check_dates(text, items, facts)
     problems += _check_numbers(statement, items, facts)
     problems += _check_wording(statement, items)
+    problems += check_subject(statement, project, items)
     return list(dict.fromkeys(problems))
+
+
+def check_subject(statement: str, project: Project, items: Sequence[Evidence]) -> list[str]:
+    """The subject rule of the module docstring, for the statement's lead and the project's title."""
+    if project.maintenance:
+        return []
+    units = units_of([e for e in items if e.kind != "metric"])
+    problems = []
+    for what, text in (("title", _title_subject(project.title)), ("statement", lead_of(statement))):
+        problem = _subject_problem(text, units)
+        if problem:
+            problems.append(f"{what} {problem}")
+    return problems
+
+
+def lead_of(statement: str) -> str:
+    """The subject of a statement: its first sentence up to the first clause that adds detail."""
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"])", statement.strip(), maxsplit=1)[0]
+    return LEAD_END.split(first, maxsplit=1)[0]
+
+
+def _title_subject(title: str) -> str:
+    """A title without its ticket key and shared file or folder prefix (``ABC-1: docs/: ...``)."""
+    text = TICKET_PREFIX.sub("", title.strip())
+    return PATH_PREFIX.sub("", text)
+
+
+def _subject_problem(text: str, units: Sequence[Unit]) -> str:
+    words = subject_words(text)
+    named = [u for u in units if _names(words, text, u)] if words else []
+    if not named or any(covers(u, units, strict=False) for u in named) or _covered(named, units):
+        return ""
+    top = top_units(units)
+    unnamed = [u for u in top if u not in named]
+    counted = [int(n) for n in MORE.findall(text)]
+    if not unnamed or (counted and max(counted) >= len(unnamed)):
+        return ""
+    share_items, share_lines = _shares(named, units)
+    return (
+        f"is about part of the project only ({', '.join(repr(display_title(u.title)) for u in named[:3])}: "
+        f"{share_items:.0%} of its items, {share_lines:.0%} of its changed lines); "
+        "describe the whole project or name each part"
+    )
+
+
+def subject_words(text: str) -> set[str]:
+    """The content words of a subject, stemmed, without generic words, keys, numbers and links."""
+    text = URL.sub(" ", text)
+    text = TICKET_KEY.sub(" ", PR_REF.sub(" ", text))
+    return {_stem(w) for w in WORD.findall(text.lower()) if w not in GENERIC and not w.isdigit()}
+
+
+def _names(words: set[str], text: str, unit: Unit) -> bool:
+    """Whether a subject names ``unit``: most of its title's words, or its key."""
+    title = subject_words(display_title(unit.title))
+    if title and len(title & words) >= max(1, math.ceil(NAMED_SHARE * len(title))):
+        return True
+    short = unit.key.rpartition("#")[2] if "#" in unit.key else ""
+    return bool(short) and re.search(rf"(?<![\w/])#{short}\b", text) is not None
+
+
+def _covered(named: Sequence[Unit], units: Sequence[Unit]) -> bool:
+    share_items, share_lines = _shares(named, units)
+    return share_items >= 0.5 or share_lines >= 0.5
+
+
+def _shares(named: Sequence[Unit], units: Sequence[Unit]) -> tuple[float, float]:
+    items = sum(len(u.items) for u in units) or 1
+    lines = sum(unit_lines(u) for u in units)
+    named_lines = sum(unit_lines(u) for u in named)
+    share_items = sum(len(u.items) for u in named) / items
+    return share_items, (named_lines / lines if lines else share_items)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word.removesuffix("e") if len(word) > 3 else word
 
 
 def _check_links(statement: str, items: Sequence[Evidence]) -> list[str]:
@@ -164,8 +272,10 @@ def _check_dates(text: str, items: Sequence[Evidence], facts: Facts) -> list[str
 
 
 def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> list[str]:
-    """Every number must be a facts value or appear in the evidence's titles, bodies, labels or extras."""
+    """Every number must be a facts value or appear in the evidence's titles, bodies, labels or extras;
+    an ``N more`` after a list may count at most the project's units of work."""
     allowed = set(_numbers(_evidence_text(items), items))
+    allowed.update(str(n) for n in range(1, len(units_of(items)) + 1) if f"{n} more" in statement)
     for value in [*facts.values(), *(v for e in items for v in e.extra.values())]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             allowed.add(str(value))
