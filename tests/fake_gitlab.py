@@ -49,6 +49,7 @@ import functools
 import json
 import os
 import re
+import socket
 import sys
 import threading
 from collections import deque
@@ -58,7 +59,7 @@ from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from graphql import (
     DocumentNode,
@@ -393,6 +394,7 @@ class FakeGitLab:
         self.faults: deque[Fault | None] = deque()
         self.rest_faults: deque[Fault | None] = deque()
         self.complexities: list[int] = []
+        self._request = threading.local()  # the REST path and query being answered, for Link headers
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -692,6 +694,7 @@ class FakeGitLab:
         self, path: str, query: dict[str, list[str]], token: str | None
     ) -> tuple[int, Any, dict[str, str]]:
         """``(status, body, extra headers)`` for ``GET {prefix}/api/v4{path}``."""
+        self._request.path, self._request.query = path, query
         if token not in (self.token, self.read_user_token):
             return 401, {"message": "401 Unauthorized"}, {}
         if path == "/user":
@@ -742,6 +745,9 @@ class FakeGitLab:
         self, chosen: list[MergeRequest], one: dict[str, str], query: dict[str, list[str]]
     ) -> tuple[int, Any, dict[str, str]]:
         """The REST list: merged_after/merged_before are not parameters GitLab knows, so they are ignored."""
+        if query.get("iids[]"):
+            wanted = {int(i) for i in query["iids[]"]}
+            chosen = [mr for mr in chosen if mr.iid in wanted]
         if one.get("state") and one["state"] != "all":
             chosen = [mr for mr in chosen if mr.state == one["state"]]
         if one.get("author_username"):
@@ -777,7 +783,10 @@ class FakeGitLab:
             "X-Total-Pages": str(total_pages),
         }
         if page < total_pages:
-            headers["Link"] = f'<{self.url}/api/v4/...&page={page + 1}&per_page={per_page}>; rel="next"'
+            query = {**getattr(self._request, "query", {}), "page": [str(page + 1)]}
+            path = getattr(self._request, "path", "")
+            following = f"{self.url}/api/v4{path}?{urlencode(query, doseq=True)}"
+            headers["Link"] = f'<{following}>; rel="next"'
         return 200, chunk, headers
 
     def _rest_mr(self, mr: MergeRequest) -> dict[str, Any]:
@@ -1012,6 +1021,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes; without this, keep-alive clients wait for delayed ACKs
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _send(self, status: int, headers: dict[str, str], body: Any, *, rate: bool = True) -> None:
         """Send an answer; ``rate=False`` (a scripted fault) sends only the headers given."""
