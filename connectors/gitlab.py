@@ -20,8 +20,9 @@ GitLab is off unless a section of this type is configured. The token needs the `
 ``read_user``-only token can read your profile but not GraphQL; GitLab answers it "Invalid token").
 Without ``token``: ``$GITLAB_TOKEN``, then ``glab config get token --host HOST`` when glab is installed.
 
-- Endpoint: GraphQL at ``{url}/api/graphql``; REST (``{url}/api/v4``) only to tell a wrong token from
-  one without ``read_api`` (``GET /user``) and for ``issues = true``.
+- Endpoint: GraphQL at ``{url}/api/graphql``; REST (``{url}/api/v4``) only for what GraphQL lacks: the
+  squash commits of squashed merge requests, telling a wrong token from one without ``read_api``
+  (``GET /user``), and ``issues = true``.
 - Evidence: ``gitlab:GROUP/PROJECT!IID`` (kind ``merge_request``) for each merge request authored by
   the person and merged in ``[since, until)``, with title, description, web URL, labels, lines and files
   changed (``diffStatsSummary``), source and target branch, draft flag, the SHAs of its first 100
@@ -35,15 +36,16 @@ Without ``token``: ``$GITLAB_TOKEN``, then ``glab config get token --host HOST``
 - Reviews come from the person's review-requested merge requests (``reviewRequestedMergeRequests``;
   ``Project.mergeRequests(reviewerUsername:)`` when only ``projects`` are set), kept when the person
   approved (``approvedBy``) or reviewed (``mergeRequestInteraction.reviewState``) them: GitLab's GraphQL
-  API has no approved-by filter (REST's ``approved_by_usernames`` is Premium-only and is silently
-  ignored on Free), so an approval by someone who was never requested as a reviewer is not found.
+  API (16.3) has no approved-by filter (REST's ``approved_by_usernames`` needs Premium, and a REST list
+  lacks the other fields), so an approval by someone never requested as a reviewer is not found.
   GitLab gives no approval time: a review is dated by the merge request's merge.
 - Cost: every field comes in the list pages themselves (100 merge requests a page, two lists per
   request), no per-merge-request call: N merged merge requests and R review-requested ones take
   ⌈N/100⌉ + ⌈R/100⌉ requests at most, plus one to look up the token's user when no username is
   configured (``bench/gitlab_requests.py`` prints the figures). A range still open at run time is
-  split at the start of today (UTC). ``issues = true`` adds ⌈E/100⌉ requests for E closed events and
-  one per project they touched.
+  split at the start of today (UTC). GitLab 16.3's GraphQL API has no squash commit SHA, so squashed
+  merge requests add one REST list (``iids[]``) per project per 100 of them. ``issues = true`` adds
+  ⌈E/100⌉ requests for E closed events and one per project they touched.
 - Range: GitLab's ``mergedBefore`` takes in the whole day of its timestamp and the REST list ignores
   ``merged_after`` altogether, so the exact half-open range is applied to ``mergedAt`` here, whatever
   the server sends; pages are followed by cursor, never by count (GitLab cuts pages above 100).
