@@ -458,6 +458,11 @@ class Client:
                 raise SourceError(self._forbidden(failure, body))
             if status == 404:
                 raise NotFound(self._not_gitlab(status))
+            if 300 <= status < 400 and headers.get("location"):
+                raise SourceError(
+                    f"{where} redirects to {headers['location']}; set sources.{self.config.name}.url to the "
+                    "instance's address there"
+                )
             if failure is not None or status >= 400:
                 raise SourceError(self._not_gitlab(status))
             return body
@@ -1066,7 +1071,7 @@ class Run:
             for i, item in enumerate(batch):
                 alias = f"s{i}"
                 routed = [e for e in errors if (e.get("path") or [None])[0] == alias]
-                self._take_page(item, data.get(alias), routed)
+                self._take_page(item, data.get(alias), routed + unrouted)
                 if item.done:
                     active.remove(item)
 
@@ -1079,9 +1084,8 @@ class Run:
             raise Stop(
                 f"GitLab rejects the query even with {self.page_size} merge requests a page ({message})"
             )
-        note = f"GitLab found the query too heavy ({message}); asked for less per request"
-        if note not in self.notes:
-            self.notes.append(note)
+        if not self.notes:  # GitLab's first words are enough; later ones only differ in the score
+            self.notes.append(f"GitLab found the query too heavy ({message}); asked for less per request")
 
     def _take_page(self, item: Slice, result: Any, errors: list[dict[str, Any]]) -> None:
         """Add one page to ``item``; finish it on its last page."""

@@ -757,6 +757,18 @@ def test_a_url_that_is_not_gitlab_fails_the_source_naming_the_option(busy: FakeG
         fetch(busy, url=busy.url + "/nope")
 
 
+def test_a_redirect_says_where_gitlab_lives_now(busy: FakeGitLab) -> None:
+    busy.script(
+        Fault(301, {"Location": "https://gitlab.acme.io/api/graphql", "Content-Type": "text/html"}, "")
+    )
+    with pytest.raises(SourceError) as raised:
+        fetch(busy)
+    assert str(raised.value) == (
+        f"{busy.url}/api/graphql redirects to https://gitlab.acme.io/api/graphql; set sources.gl.url to the "
+        "instance's address there"
+    )
+
+
 def test_a_server_that_is_gone_fails_the_source_after_five_attempts() -> None:
     with FakeGitLab() as gone:
         section = SourceSection("gl", "gitlab", {"url": gone.url, "token": gone.token})
