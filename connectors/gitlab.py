@@ -705,9 +705,6 @@ CLOSING = re.compile(
 ONE_ISSUE = re.compile(
     r"https?://[^\s/]+/((?:[\w.-]+/)*?[\w.-]+)/-/(?:issues|work_items)/(\d+)|((?:[\w.-]+/)+[\w.-]+)?#(\d+)"
 )
-MR_URL = re.compile(r"https?://[^\s/]+/((?:[\w.-]+/)*?[\w.-]+)/-/merge_requests/(\d+)[^\s)\]>]*")
-MR_REF = re.compile(r"(?<![\w.!/-])((?:[\w.-]+/)+[\w.-]+)?!([1-9][0-9]{0,6})\b")
-PATH_ISSUE = re.compile(r"(?<![\w./-])((?:[\w.-]+/){2,}[\w.-]+)#([1-9][0-9]{0,6})\b")
 
 
 def closing_issues(text: str, project: str) -> list[str]:
@@ -726,11 +723,7 @@ def gitlab_refs(text: str, project: str) -> list[str]:
     """Ticket keys and issue references (``extract_refs``) plus GitLab's own: merge requests as
     ``group/project!N`` (from ``!N``, ``path!N`` and merge-request URLs) and subgroup issues
     ``group/sub/project#N``."""
-    mentions = [f"{path}!{number}" for path, number in MR_URL.findall(text)]
-    without_mr_urls = MR_URL.sub(" ", text)  # a merge-request URL is not an issue reference
-    mentions += [f"{path or project}!{number}" for path, number in MR_REF.findall(without_mr_urls)]
-    mentions += [f"{path}#{number}" for path, number in PATH_ISSUE.findall(without_mr_urls)]
-    return list(dict.fromkeys([*extract_refs(without_mr_urls, project), *mentions]))
+    return extract_refs(text, project)
 
 
 def _when(value: Any) -> datetime | None:
