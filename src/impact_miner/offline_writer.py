@@ -228,15 +228,12 @@ def _credited(units: Sequence[Unit], repos: str, facts: Facts) -> str:
     """Reviews given and others' pull requests merged, credited as such, never as delivery."""
     reviews = int(facts.get("reviews", 0))
     merges = int(facts.get("merges", 0))
+    noun = _request_noun(units)
     verbs = []
     if reviews:
-        verbs.append(f"Reviewed {reviews}" if merges else f"Reviewed {plural(reviews, 'pull request')}")
+        verbs.append(f"Reviewed {reviews}" if merges else f"Reviewed {plural(reviews, *noun)}")
     if merges:
-        verbs.append(
-            f"merged {plural(merges, 'pull request')}"
-            if reviews
-            else f"Merged {plural(merges, 'pull request')}"
-        )
+        verbs.append(f"merged {plural(merges, *noun)}" if reviews else f"Merged {plural(merges, *noun)}")
     lead = " and ".join(verbs) + " by others"
     where = f" in {repos}" if repos else ""
     ordered = sorted(units, key=lambda u: (u.first is None, u.first, u.key))
@@ -249,6 +246,16 @@ def _credited(units: Sequence[Unit], repos: str, facts: Facts) -> str:
     rest = len(ordered) - len(quoted)
     listing = _join([*quoted, *([f"{rest} more"] if rest else [])])
     return f"{lead}{where} {_when(facts)}: {listing}."
+
+
+def _request_noun(units: Sequence[Unit]) -> tuple[str, str]:
+    """GitLab's merge requests or GitHub's (and the rest's) pull requests, by what the units are."""
+    gitlab = ["!" in u.key for u in units]
+    if all(gitlab):
+        return ("merge request", "merge requests")
+    if any(gitlab):
+        return ("pull or merge request", "pull and merge requests")
+    return ("pull request", "pull requests")
 
 
 def _other(units: Sequence[Unit], repos: str, facts: Facts) -> str:

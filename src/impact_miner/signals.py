@@ -57,7 +57,9 @@ def reviews(project: Project, items: Sequence[Evidence]) -> str:
         return ""
     parts = [f"reviewed {reviewed}"] if reviewed else []
     parts += [f"merged {merged}"] if merged else []
-    return f"{' and '.join(parts)} {'pull request' if reviewed + merged == 1 else 'pull requests'} by others"
+    gitlab = all("!" in e.locator for e in items if e.kind in ("review", "merge"))
+    noun = "merge request" if gitlab else "pull request"
+    return f"{' and '.join(parts)} {noun}{'' if reviewed + merged == 1 else 's'} by others"
 
 
 def measured(project: Project, items: Sequence[Evidence]) -> str:
