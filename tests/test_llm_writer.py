@@ -250,6 +250,33 @@ def test_a_rejected_statement_gets_one_retry_then_falls_back(
     assert problem in retry["messages"][3]["content"]
 
 
+def test_a_model_statement_with_a_false_subject_is_not_verified_and_the_retry_says_why(
+    server: FakeOpenAI,
+) -> None:
+    """True numbers, a true link, a false subject: the lead claims the whole project for its smallest part."""
+    typo = Evidence(
+        "git:acme/search@" + "c" * 40, "git", "commit", "SEARCH-88: fix a typo in the merge log message",
+        "https://github.com/acme/search/commit/" + "c" * 40, DAY + timedelta(days=1), repo="acme/search",
+        refs=["SEARCH-88"], additions=1, deletions=1, files=1, extra={"sha": "c" * 40},
+    )  # fmt: skip
+    evidence = [*evidence_world()[:2], typo]
+    project = Project("search-88", "SEARCH-88: Move index merges off the request path",
+                      [PR_ID, SEARCH_COMMIT, typo.id], keys=["SEARCH-88"], repos=["acme/search"])  # fmt: skip
+    false = {
+        "statement": "Fixed a typo in the merge log message across 3 items (+421/−111 lines) [SEARCH-88].",
+        "evidence_ids": [PR_ID, SEARCH_COMMIT, typo.id],
+        "competencies": [],
+    }
+    server.script(reply_json(false), reply_json(false))
+    [written], _ = run(server, projects=[project], evidence=evidence)
+    assert not written.verified
+    subject = "statement is about part of the project only ('Fix a typo in the merge log message'"
+    assert any(subject in p for p in written.problems), written.problems
+    retry = next(b for b in server.bodies if len(b["messages"]) == 4)
+    assert subject in retry["messages"][3]["content"]  # the retry prompt says what failed
+    assert written.statement.startswith("Moved index merges off the request path")  # the offline fallback
+
+
 def test_a_fixed_statement_on_retry_is_verified(server: FakeOpenAI) -> None:
     bad = {**GOOD_SEARCH, "statement": "Cut p95 search latency by 47% [SEARCH-88]."}
     server.script(reply_json(bad), reply_json(GOOD_SEARCH))

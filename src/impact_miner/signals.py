@@ -19,6 +19,7 @@ TEST_PATH = re.compile(
     r"(?:^|/)(?:tests?|specs?|__tests__|testing)/|(?:^|/)test_[^/]+$|_test\.\w+$|\.(?:test|spec)\.\w+$|Tests?\.\w+$"
 )
 DOC_PATH = re.compile(r"(?:^|/)(?:docs?|documentation)/|\.(?:md|rst|adoc|txt)$|(?:^|/)README[^/]*$", re.I)
+CHANGELOG = re.compile(r"(?:^|/)(?:CHANGES|CHANGELOG|HISTORY|NEWS|RELEASE[-_]?NOTES)[^/]*$", re.I)
 SIMPLIFY_MIN_LINES = 100  # net lines removed before a project counts as a simplification
 CODE_KINDS = ("commit", "pull_request", "merge_request")
 
@@ -97,7 +98,10 @@ def simplify(project: Project, items: Sequence[Evidence]) -> str:
 def docs(project: Project, items: Sequence[Evidence]) -> str:
     """The work is documentation: every changed file of every commit is a document."""
     code = [e for e in items if e.kind in CODE_KINDS and e.extra.get("paths")]
-    if not code or not all(all(DOC_PATH.search(str(p)) for p in e.extra["paths"]) for e in code):
+    paths = [str(p) for e in code for p in e.extra["paths"]]
+    if project.kind != "work" or release(project, items) or not paths:
+        return ""
+    if not all(DOC_PATH.search(p) for p in paths) or all(CHANGELOG.search(p) for p in paths):
         return ""
     return f"{len(code)} {_noun(code) if len(code) > 1 else _noun(code)[:-1]} of documentation"
 
