@@ -80,7 +80,9 @@ def test_a_small_commit_never_titles_a_big_group_and_every_number_is_its_own(tmp
     assert "“Document blueprint static folder without prefix” (+26)" in docs.statement
     assert docs.verified, docs.problems
     revert = projects['Revert "Clarify the contract of Response.ok"']
-    assert revert.statement.startswith('Reverted "Clarify the contract of Response.ok" (1 commit, +2/−1 lines')
+    assert revert.statement.startswith(
+        'Reverted "Clarify the contract of Response.ok" (1 commit, +2/−1 lines'
+    )
     evidence = {e.id: e for e in report.evidence}
     for project in report.projects:
         items = [evidence[i] for i in project.evidence_ids]
