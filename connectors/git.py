@@ -726,6 +726,8 @@ def _unit_extra(info: MergeInfo | None, merge_sha: str, links: _Links) -> dict[s
         return {}
     key = info.key or f"{links.name}@{merge_sha}".lower()
     extra: dict[str, Any] = {"unit": key, "unit_kind": info.kind, "unit_title": info.title}
+    if info.branch:
+        extra["unit_branch"] = info.branch
     extra["unit_merge"] = merge_sha
     if info.number is not None:
         extra["unit_number"] = info.number

@@ -70,7 +70,9 @@ _CHORES = [
     for label, field, pattern in CHORE_RULES
 ]
 CONVENTIONAL = re.compile(r"^(?P<type>[a-z]+)(?:\([^)]*\))?!?:\s*", re.I)
-BARE_NUMBER = re.compile(r"(?<![\w/&])#[0-9]+\b:?")
+# A bare "#N:" is noise in a subject ("#12: fix x", "Fix #12: x"); one that reads as part of the
+# sentence ("for issue #2756") stays.
+BARE_NUMBER = re.compile(r"(?<![\w/&])#[0-9]+:")
 PR_SUFFIX = re.compile(r"\(\s*(?:[\w.-]+/[\w.-]+)?#[0-9]+\s*\)|\s#[0-9]+\s*$")
 EMPTY_BRACKETS = re.compile(r"\[[\s,;]*\]|\([\s,;]*\)")
 EDGE_PUNCTUATION = " \t:|,;/–—-"
@@ -264,6 +266,9 @@ def unit_title(items: Sequence[Evidence]) -> str:
     if release:
         return f"Released {release}"
     titled = next((str(e.extra["unit_title"]) for e in items if e.extra.get("unit_title")), "")
+    branch = next((str(e.extra["unit_branch"]) for e in items if e.extra.get("unit_branch")), "")
+    if titled and titled == branch and all(e.extra.get("unit_kind") == "branch" for e in items):
+        return f"Branch {branch}"  # a merge message that names only the branch
     if titled:
         return _first_line(titled)
     return _first_line(items[0].title) if items else ""

@@ -104,6 +104,62 @@ PAST_TENSE = {
     "use": "Used",
     "validate": "Validated",
     "write": "Wrote",
+    "accept": "Accepted",
+    "bring": "Brought",
+    "catch": "Caught",
+    "check": "Checked",
+    "default": "Defaulted",
+    "detect": "Detected",
+    "emit": "Emitted",
+    "encode": "Encoded",
+    "decode": "Decoded",
+    "escape": "Escaped",
+    "exclude": "Excluded",
+    "finish": "Finished",
+    "generate": "Generated",
+    "guard": "Guarded",
+    "hide": "Hid",
+    "ignore": "Ignored",
+    "include": "Included",
+    "keep": "Kept",
+    "load": "Loaded",
+    "mark": "Marked",
+    "normalize": "Normalized",
+    "normalise": "Normalised",
+    "parse": "Parsed",
+    "pass": "Passed",
+    "pin": "Pinned",
+    "prefer": "Preferred",
+    "preserve": "Preserved",
+    "provide": "Provided",
+    "publish": "Published",
+    "raise": "Raised",
+    "rebuild": "Rebuilt",
+    "redirect": "Redirected",
+    "register": "Registered",
+    "reject": "Rejected",
+    "reload": "Reloaded",
+    "require": "Required",
+    "reset": "Reset",
+    "resolve": "Resolved",
+    "respect": "Respected",
+    "reuse": "Reused",
+    "rework": "Reworked",
+    "reword": "Reworded",
+    "send": "Sent",
+    "serve": "Served",
+    "set": "Set",
+    "skip": "Skipped",
+    "sort": "Sorted",
+    "start": "Started",
+    "strip": "Stripped",
+    "tidy": "Tidied",
+    "treat": "Treated",
+    "tune": "Tuned",
+    "unify": "Unified",
+    "verify": "Verified",
+    "warn": "Warned",
+    "wrap": "Wrapped",
 }
 KIND_NOUNS = {
     "pull_requests": ("pull request", "pull requests"),
@@ -184,10 +240,33 @@ def _one(unit: Unit, units: Sequence[Unit], repos: str, facts: Facts) -> str:
     counted = ", ".join(part for part in (_counts(facts), scale) if part)
     details = f"{what}: {counted}" if what else counted
     with_others = f" with {_join(others)}" if others else ""
-    lead = (
-        f"Released {unit.title.removeprefix('Released ')}" if unit.kind == "release" else outcome(unit.title)
-    )
-    return f"{lead} ({details}){with_others}{where} {when}{closes}".rstrip()
+    if unit.kind == "release":
+        lead = f"Released {unit.title.removeprefix('Released ')}"
+    elif _branch_only(unit):
+        lead = unit.title
+    else:
+        lead = outcome(unit.title)
+    sentence = f"{lead} ({details}){with_others}{where} {when}{closes}".rstrip()
+    if _branch_only(unit):  # a branch name says little: name the person's own commits on it
+        commits = sorted((e for e in unit.items if e.kind == "commit"), key=lambda e: (-_lines(e), e.id))
+        named = [_commit_part(e) for e in commits[:MAX_NAMED_PARTS]]
+        rest = len(commits) - len(named)
+        sentence += ": " + _join([*named, *([f"{rest} more"] if rest else [])])
+    return sentence
+
+
+def _branch_only(unit: Unit) -> bool:
+    """A unit known only by the name of the branch that was merged (no pull request title)."""
+    return unit.title.startswith("Branch ") and {e.extra.get("unit_kind") for e in unit.items} == {"branch"}
+
+
+def _commit_part(item: Evidence) -> str:
+    changed = _changed(size_of([item]))
+    return f"“{display_title(item.title)}”" + (f" ({changed})" if changed else "")
+
+
+def _lines(item: Evidence) -> int:
+    return (item.additions or 0) + (item.deletions or 0)
 
 
 def _many(project: Project, units: Sequence[Unit], top: Sequence[Unit], repos: str, facts: Facts) -> str:

@@ -18,7 +18,7 @@ from impact_miner.refs import closing_refs
 TEST_PATH = re.compile(
     r"(?:^|/)(?:tests?|specs?|__tests__|testing)/|(?:^|/)test_[^/]+$|_test\.\w+$|\.(?:test|spec)\.\w+$|Tests?\.\w+$"
 )
-DOC_PATH = re.compile(r"(?:^|/)(?:docs?|documentation)/|\.(?:md|rst|adoc|txt)$|(?:^|/)README[^/]*$", re.I)
+DOC_PATH = re.compile(r"(?:^|/)(?:docs?|documentation)/|\.(?:md|rst|adoc)$|(?:^|/)README[^/]*$", re.I)
 CHANGELOG = re.compile(r"(?:^|/)(?:CHANGES|CHANGELOG|HISTORY|NEWS|RELEASE[-_]?NOTES)[^/]*$", re.I)
 SIMPLIFY_MIN_LINES = 100  # net lines removed before a project counts as a simplification
 CODE_KINDS = ("commit", "pull_request", "merge_request")
@@ -58,8 +58,13 @@ def reviews(project: Project, items: Sequence[Evidence]) -> str:
         return ""
     parts = [f"reviewed {reviewed}"] if reviewed else []
     parts += [f"merged {merged}"] if merged else []
-    gitlab = all("!" in e.locator for e in items if e.kind in ("review", "merge"))
-    noun = "merge request" if gitlab else "pull request"
+    credited = [e for e in items if e.kind in ("review", "merge")]
+    keys = [str(e.extra.get("unit") or e.locator) for e in credited]
+    noun = (
+        "merge request" if all("!" in k for k in keys)
+        else "pull request" if all("#" in k for k in keys)
+        else "contribution"
+    )  # fmt: skip
     return f"{' and '.join(parts)} {noun}{'' if reviewed + merged == 1 else 's'} by others"
 
 

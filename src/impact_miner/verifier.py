@@ -45,6 +45,7 @@ LEAD_END = re.compile(r" \(|: | — | – |; |, | across | with | between | on \
 TICKET_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{1,9}-[0-9]+:\s*")
 PATH_PREFIX = re.compile(r"^[\w./-]+/[\w./-]*:\s+|^[\w.-]+\.\w+:\s+")
 MORE = re.compile(r"\band (\d+) more\b")
+QUOTED = re.compile(r"“[^”]+”")
 NAMED_SHARE = 0.6  # a subject names a unit when it holds this share of the unit's title words
 # Words every statement may use that say nothing about what the work was.
 GENERIC = THEME_STOPWORDS | {
@@ -179,14 +180,16 @@ def _title_subject(title: str) -> str:
 
 
 def _subject_problem(text: str, units: Sequence[Unit]) -> str:
-    words = subject_words(text)
-    named = [u for u in units if _names(words, text, u)] if words else []
+    shared = _shared_words(units)
+    words = subject_words(text) - shared
+    named = [u for u in units if _names(words, text, u, shared)] if words else []
     if not named or any(covers(u, units, strict=False) for u in named) or _covered(named, units):
         return ""
     top = top_units(units)
     unnamed = [u for u in top if u not in named]
-    counted = [int(n) for n in MORE.findall(text)]
-    if not unnamed or (counted and max(counted) >= len(unnamed)):
+    counted = max((int(n) for n in MORE.findall(text)), default=0)
+    listed = len(QUOTED.findall(text))  # parts quoted one by one ("“A”, “B” and 3 more")
+    if not unnamed or counted >= len(unnamed) or (listed and listed + counted >= len(top)):
         return ""
     share_items, share_lines = _shares(named, units)
     return (
@@ -203,9 +206,22 @@ def subject_words(text: str) -> set[str]:
     return {_stem(w) for w in WORD.findall(text.lower()) if w not in GENERIC and not w.isdigit()}
 
 
-def _names(words: set[str], text: str, unit: Unit) -> bool:
-    """Whether a subject names ``unit``: most of its title's words, or its key."""
-    title = subject_words(display_title(unit.title))
+def _shared_words(units: Sequence[Unit]) -> set[str]:
+    """Words every unit's title or paths hold: naming them names what the parts share, not one part."""
+    if len(units) < 2:
+        return set()
+    vocabularies = [
+        subject_words(display_title(u.title))
+        | subject_words(" ".join(re.split(r"[/._-]", " ".join(u.files))))
+        for u in units
+    ]
+    return set.intersection(*vocabularies)
+
+
+def _names(words: set[str], text: str, unit: Unit, shared: set[str]) -> bool:
+    """Whether a subject names ``unit``: most of its title's own words (those not every part shares), or
+    its key."""
+    title = subject_words(display_title(unit.title)) - shared
     if title and len(title & words) >= max(1, math.ceil(NAMED_SHARE * len(title))):
         return True
     short = unit.key.rpartition("#")[2] if "#" in unit.key else ""
@@ -273,9 +289,13 @@ def _check_dates(text: str, items: Sequence[Evidence], facts: Facts) -> list[str
 
 def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> list[str]:
     """Every number must be a facts value or appear in the evidence's titles, bodies, labels or extras;
-    an ``N more`` after a list may count at most the project's units of work."""
+    an ``N more`` after a list may count at most the project's items."""
     allowed = set(_numbers(_evidence_text(items), items))
-    allowed.update(str(n) for n in range(1, len(units_of(items)) + 1) if f"{n} more" in statement)
+    allowed.update(_numbers(" ".join(str(e.extra.get("release") or "") for e in items), items))
+    for item in items:  # each item's own size, for statements that name a part
+        sizes = (item.additions, item.deletions, item.files, (item.additions or 0) + (item.deletions or 0))
+        allowed.update(str(n) for n in sizes if n)
+    allowed.update(str(n) for n in range(1, len(items) + 1) if f"{n} more" in statement)
     for value in [*facts.values(), *(v for e in items for v in e.extra.values())]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             allowed.add(str(value))
@@ -356,9 +376,12 @@ def _ref_texts(items: Sequence[Evidence]) -> list[str]:
     texts = []
     for item in items:
         texts += [item.id.split(":", 1)[-1], *item.refs, item.title]
-        texts += [str(item.extra[name]) for name in ("epic", "parent") if item.extra.get(name)]
+        texts += [str(item.extra[name]) for name in ("epic", "parent", "unit_title") if item.extra.get(name)]
     return texts
 
 
 def _evidence_text(items: Sequence[Evidence]) -> str:
-    return "\n".join(part for e in items for part in (e.title, e.body, *e.labels))
+    """Every text the evidence holds: titles, bodies, labels, and the title of the unit an item is part of
+    (the pull request a merge recorded)."""
+    unit_titles = [str(e.extra["unit_title"]) for e in items if e.extra.get("unit_title")]
+    return "\n".join([*(part for e in items for part in (e.title, e.body, *e.labels)), *unit_titles])
