@@ -29,12 +29,28 @@ TIME_HELP = (
 )
 
 
+def _not_blank(_ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse ``--tz ''`` and the like: an empty value would otherwise silently mean the default."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if item is not None and not item.strip():
+            name = param.opts[0] if param.opts else param.name
+            raise UsageError(f"{name} is empty; give a value or leave the option out (see mine --help)")
+    return value
+
+
 def run_options(command: F) -> F:
     """The options shared by every command that mines a range."""
     options = [
         click.option("--since", metavar="SPEC", help=f"Start of the range (default 2w): {TIME_HELP}."),
         click.option("--until", metavar="SPEC", help="End of the range, same forms (default: end of today)."),
-        click.option("--repo", "repos", multiple=True, metavar="PATH", help="Git repository (repeatable)."),
+        click.option(
+            "--repo",
+            "repos",
+            multiple=True,
+            metavar="PATH",
+            callback=_not_blank,
+            help="Git repository (repeatable).",
+        ),
         click.option(
             "--author",
             "authors",
@@ -43,10 +59,17 @@ def run_options(command: F) -> F:
             help="Your git identity (repeatable); overrides [me] and user.email.",
         ),
         click.option(
-            "--config", metavar="FILE", help="Config file (default: $IMPACT_MINER_CONFIG or platform dir)."
+            "--config",
+            metavar="FILE",
+            callback=_not_blank,
+            help="Config file (default: $IMPACT_MINER_CONFIG or platform dir).",
         ),
         click.option(
-            "--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ, system)."
+            "--tz",
+            "timezone",
+            metavar="ZONE",
+            callback=_not_blank,
+            help="Time zone such as Europe/Berlin (default: $TZ, system).",
         ),
         click.option(
             "--out",
@@ -60,16 +83,20 @@ def run_options(command: F) -> F:
         click.option(
             "--model",
             metavar="NAME",
+            callback=_not_blank,
             help="Write statements with this litellm model (openai/gpt-4o-mini, ollama/llama3.1, ...); "
             "'offline' (the default) uses none.",
         ),
-        click.option("--api-base", metavar="URL", help="An OpenAI-compatible server for --model."),
+        click.option(
+            "--api-base", metavar="URL", callback=_not_blank, help="An OpenAI-compatible server for --model."
+        ),
         click.option(
             "--local-only", is_flag=True, help="Refuse any model not on this machine (ollama, localhost)."
         ),
         click.option(
             "--framework",
             metavar="NAME|FILE",
+            callback=_not_blank,
             help="Competencies: leadership-principles (default), engineering-ladder, or a TOML file.",
         ),
         click.option(
@@ -104,6 +131,7 @@ def run_options(command: F) -> F:
     "--append",
     metavar="FILE",
     type=click.Path(dir_okay=False),
+    callback=_not_blank,
     help="Add this period as a dated section to the Markdown brag document FILE (created if missing).",
 )
 @click.option("--evidence", is_flag=True, help="CSV: also write the evidence appendix as NAME.evidence.csv.")
@@ -145,7 +173,12 @@ def evidence(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
 
 
 @cli.command()
-@click.option("--config", metavar="FILE", help="Where to write (default: the platform config path).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    callback=_not_blank,
+    help="Where to write (default: the platform config path).",
+)
 @click.pass_context
 def init(ctx: click.Context, config: str | None) -> None:
     """Write a commented starter config; never overwrites an existing file."""
@@ -157,7 +190,7 @@ def init(ctx: click.Context, config: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", metavar="FILE", help="Config file to read.")
+@click.option("--config", metavar="FILE", callback=_not_blank, help="Config file to read.")
 @click.pass_context
 def sources(ctx: click.Context, config: str | None) -> None:
     """List the installed source types and which are configured."""
@@ -215,7 +248,9 @@ def journal_group() -> None:
 
 
 @journal_group.command(name="list")
-@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.option(
+    "--config", metavar="FILE", callback=_not_blank, help="Config file whose [journal] path to use."
+)
 @click.pass_context
 def journal_list(ctx: click.Context, config: str | None) -> None:
     """Every saved run, oldest first, with its statements and their ids (RUN.N)."""
@@ -240,7 +275,9 @@ def journal_list(ctx: click.Context, config: str | None) -> None:
 
 @journal_group.command(name="edit")
 @click.argument("statement_id", metavar="ID")
-@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.option(
+    "--config", metavar="FILE", callback=_not_blank, help="Config file whose [journal] path to use."
+)
 @click.pass_context
 def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> None:
     """Open statement ID (as `mine journal list` prints it, e.g. 3.2) in $EDITOR and keep your version."""
@@ -292,8 +329,19 @@ def review(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
     "--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True, help="People run at once."
 )
 @click.option("--force", is_flag=True, help="Rerun people whose reports are already complete.")
-@click.option("--config", metavar="FILE", help="The lead's config: sources, credentials, [team.limits.*].")
-@click.option("--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    callback=_not_blank,
+    help="The lead's config: sources, credentials, [team.limits.*].",
+)
+@click.option(
+    "--tz",
+    "timezone",
+    metavar="ZONE",
+    callback=_not_blank,
+    help="Time zone such as Europe/Berlin (default: $TZ).",
+)
 @click.option("--refresh", is_flag=True, help="Refetch everything instead of using the local cache.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the local cache.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -341,7 +389,7 @@ def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
     if binary_stdout and sys.stdout.isatty():
         raise UsageError("DOCX is binary: use --out r.docx, or redirect stdout")
     journal = Journal(_journal_path(options.get("config")))
-    spec = _spec({**options, "since": options.get("since") or "6m"})
+    spec = _spec({**options, "since": _given(options.get("since"), "6m")})
     result = compose_review(spec, journal, _progress())
     for note in result.notes:
         _warn(note)
@@ -368,7 +416,7 @@ def _team(
 
     loaded = read_roster(Path(roster))
     run = RunOptions(
-        since=options.get("since") or "6m",
+        since=_given(options.get("since"), "6m"),
         until=options.get("until"),
         config=options.get("config"),
         timezone=options.get("timezone"),
@@ -405,11 +453,16 @@ def _merge(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if v not in (None, (), False) else parent.get(k, v)) for k, v in options.items()}
 
 
+def _given(value: str | None, default: str) -> str:
+    """An option's value, or ``default`` when it was left out; ``--since ''`` stays empty and is refused."""
+    return default if value is None else value
+
+
 def _spec(options: dict[str, Any]) -> Any:
     from impact_miner.runspec import RunOptions, read_config, resolve_run
 
     run = RunOptions(
-        since=options.get("since") or "2w",
+        since=_given(options.get("since"), "2w"),
         until=options.get("until"),
         config=options.get("config"),
         repos=tuple(options.get("repos") or ()),
@@ -558,6 +611,15 @@ def _warn(message: str) -> None:
     click.echo(_style(f"mine: warning: {message}", fg="yellow"), err=True)
 
 
+def click_message(exc: click.ClickException) -> str:
+    """click's error as one line like ours: ``No such option '--x'; see mine --help`` (no usage block)."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx is not None else "mine"
+        return f"{message.rstrip('.')}; see {where} --help"
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line per error, exit 2 for bad input, 3 for a partial report."""
     args = sys.argv[1:] if argv is None else argv
@@ -572,8 +634,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        click.echo(_style(f"mine: error: {click_message(exc)}", fg="red"), err=True)
+        sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("mine: aborted", err=True)
         sys.exit(130)

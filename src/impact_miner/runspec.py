@@ -109,9 +109,14 @@ def writer_for(llm: LLMOptions | None) -> Writer:
 
 
 def person_for(person: Person, authors: tuple[str, ...]) -> Person:
-    """``--author`` values (emails or names) replace the configured git identities."""
+    """``--author`` values (emails or names) replace the configured git identities; a blank one is refused."""
     if not authors:
         return person
+    if any(not author.strip() for author in authors):
+        raise UsageError(
+            "--author is empty; give an email or a name, e.g. --author ada@example.com "
+            '--author "Ada Lovelace", or leave it out to use [me] and git config user.email'
+        )
     return replace(
         person,
         emails=[a.strip() for a in authors if "@" in a],

@@ -1,0 +1,141 @@
+"""Hard edges of `mine`: empty, odd and hostile input gets one clear line and the documented exit code.
+
+Every test runs the real entry point (in-process, or as a real process where signals are involved) on
+real temporary git repositories and files.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from clirun import run_mine as run
+from gitrepo import ADA, GitRepo, isolate
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean git environment, UTC, no user config or journal of this machine; returns the temp dir."""
+    isolate(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.delenv("IMPACT_MINER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    monkeypatch.setenv("IMPACT_MINER_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def repo(env: Path) -> GitRepo:
+    """Ada's repository with two commits of hers in the last fortnight."""
+    repo = GitRepo.init(
+        env / "api", remote="git@github.com:acme/api.git", user_email=ADA[1], home=env / "home"
+    )
+    repo.commit("SEARCH-1: add search", {"s.py": "a\n"}, author=ADA, when=NOW - timedelta(days=3))
+    repo.commit("SEARCH-1: cache search", {"c.py": "b\n"}, author=ADA, when=NOW - timedelta(days=1))
+    return repo
+
+
+def one_line_error(err: str) -> str:
+    """The single ``mine: error: …`` line of ``err`` (fails if there are more lines or a traceback)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mine: error: "), err
+    return lines[0]
+
+
+# ---- empty values -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["evidence"], ["review"]])
+def test_an_empty_since_is_an_invalid_time_spec_not_the_default(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, command: list[str]
+) -> None:
+    code, out, err = run(capsys, *command, "--since", "", "--repo", str(repo.path))
+    assert code == 2
+    assert "invalid time spec ''; accepted forms: Nd, Nw" in one_line_error(err)
+    assert out == ""
+
+
+def test_an_empty_since_for_the_team_batch_is_refused_too(
+    capsys: pytest.CaptureFixture[str], env: Path
+) -> None:
+    roster = env / "team.csv"
+    roster.write_text("name,emails\nAda Lovelace,ada@x.io\n")
+    code, _, err = run(capsys, "team", str(roster), "--out", str(env / "reports"), "--since", "")
+    assert code == 2
+    assert "invalid time spec ''" in one_line_error(err)
+    assert not (env / "reports").exists()
+
+
+@pytest.mark.parametrize("author", ["", "  "])
+def test_a_blank_author_is_refused_instead_of_adding_an_empty_identity(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, author: str
+) -> None:
+    code, out, err = run(
+        capsys, "--since", "2w", "--repo", str(repo.path), "--author", ADA[1], "--author", author
+    )
+    assert code == 2
+    assert "--author is empty; give an email or a name" in one_line_error(err)
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "option", ["--tz", "--config", "--repo", "--model", "--api-base", "--framework", "--append"]
+)
+def test_other_empty_values_are_refused_instead_of_meaning_the_default(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, option: str
+) -> None:
+    code, out, err = run(capsys, "--since", "2w", option, "")
+    assert code == 2
+    assert f"{option} is empty; give a value or leave the option out" in one_line_error(err)
+    assert out == ""
+
+
+# ---- click's own usage errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "mine: error: No such option '--bogus'"),
+        (["--format", "yaml"], "mine: error: Invalid value for '--format': 'yaml' is not one of"),
+        (["team"], "mine: error: Missing argument 'ROSTER'; see mine team --help"),
+        (["journal", "edit"], "mine: error: Missing argument 'ID'; see mine journal edit --help"),
+        (["evidence", "--jobs", "2"], "mine: error: No such option '--jobs'; see mine evidence --help"),
+        (["--concurrency", "0"], "mine: error: Invalid value for '--concurrency'"),
+    ],
+)
+def test_usage_errors_are_one_line_like_ours_and_exit_2(
+    capsys: pytest.CaptureFixture[str], env: Path, args: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    line = one_line_error(err)
+    assert line.startswith(message)
+    assert line.endswith(" --help")
+    assert "Usage:" not in err and out == ""
+
+
+def test_help_is_untouched(capsys: pytest.CaptureFixture[str], env: Path) -> None:
+    code, out, err = run(capsys, "--help")
+    assert code == 0 and err == ""
+    assert out.startswith("Usage: mine [OPTIONS] [COMMAND] [ARGS]...")
+    assert "--since SPEC" in out
+
+
+def test_json_report_still_works_with_every_option_given(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
+) -> None:
+    code, out, err = run(
+        capsys, "--since", "2w", "--until", "today", "--repo", str(repo.path), "--author", ADA[1],
+        "--tz", "UTC", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(json.loads(out)["evidence"]) == 2
