@@ -518,4 +518,5 @@ connector = Connector(
     fetch=fetch,
     check=check,
     implicit=implicit,
+    options=frozenset({"type", "enabled", "paths", "revs", "include_merges", "include_bots", "web_url"}),
 )

@@ -77,6 +77,12 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT = 60.0
 LOOKBACK = timedelta(minutes=5)  # Prometheus's default lookback: data this recent may still change
 CACHE_NAMESPACE = "prometheus"
+OPTIONS = frozenset(
+    {
+        "type", "enabled", "url", "window", "step", "max_points", "timeout", "retries", "token",
+        "min_points", "noise_sigmas", "metrics",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -430,4 +436,5 @@ connector = Connector(
     summary="named PromQL queries from a Prometheus server, compared before/after linked work",
     fetch=fetch,
     check=check,
+    options=OPTIONS,
 )

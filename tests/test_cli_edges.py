@@ -139,3 +139,51 @@ def test_json_report_still_works_with_every_option_given(
     )  # fmt: skip
     assert code == 0, err
     assert len(json.loads(out)["evidence"]) == 2
+
+
+# ---- config keys ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("include_merge = true", "unknown key `sources.code.include_merge`; did you mean `include_merges`?"),
+        ("enable = false", "unknown key `sources.code.enable`; did you mean `enabled`?"),
+    ],
+)
+def test_a_misspelt_source_key_exits_2_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path, table: str, message: str
+) -> None:
+    config = env / "config.toml"
+    config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n{table}\n')
+    code, out, err = run(capsys, "--since", "2w", "--config", str(config))
+    assert code == 2
+    assert one_line_error(err) == f"mine: error: config {config}: {message}"
+    assert out == ""
+
+
+def test_a_misspelt_team_limit_exits_2(capsys: pytest.CaptureFixture[str], env: Path) -> None:
+    config = env / "config.toml"
+    config.write_text("[team.limits.gh]\nconcurency = 2\n")
+    roster = env / "team.csv"
+    roster.write_text("name,emails\nAda Lovelace,ada@x.io\n")
+    code, _, err = run(capsys, "team", str(roster), "--out", str(env / "out"), "--config", str(config))
+    assert code == 2
+    assert "unknown key `team.limits.gh.concurency`; did you mean `concurrency`?" in one_line_error(err)
+
+
+def test_a_misspelt_roster_override_fails_that_person_only(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
+) -> None:
+    config = env / "config.toml"
+    config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n')
+    roster = env / "team.toml"
+    roster.write_text(
+        '[[people]]\nname = "Ada Lovelace"\nemails = ["ada@x.io"]\n'
+        '[[people]]\nname = "Bob Builder"\nemails = ["bob@x.io"]\n[people.sources.code]\npahts = ["."]\n'
+    )
+    code, out, _ = run(capsys, "team", str(roster), "--out", str(env / "out"), "--config", str(config))
+    assert code == 3
+    bob = next(line for line in out.splitlines() if "Bob Builder" in line)
+    assert "failed" in bob and "unknown key `sources.code.pahts`; did you mean `paths`?" in bob
+    assert (env / "out" / "ada-lovelace.md").exists() and not (env / "out" / "bob-builder.md").exists()

@@ -11,15 +11,21 @@ readable by other users.
 
 An optional ``[llm]`` table configures the model writer (reference: ``llm_writer.py``); its ``api_key``
 and ``api_base`` may be secret references too.
+
+Unknown keys are errors (exit 2) that name the key and the closest known one: a misspelt key
+(``include_merge``, ``enable``) would otherwise silently change what runs. The top-level tables, ``[me]``
+and ``[llm]`` are checked here; each ``[sources.NAME]`` against the keys its connector declares
+(:func:`impact_miner.registry.check_options`); ``[team.limits.NAME]`` by ``team.read_limits``.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -31,6 +37,8 @@ ENV_VAR = "IMPACT_MINER_CONFIG"
 SECRET_KEYS = frozenset({"token", "password", "api_key", "secret", "private_token", "api_token"})
 SECRET_PREFIXES = ("env:", "cmd:", "file:")
 COMMAND_TIMEOUT_SECONDS = 30
+TOP_LEVEL_KEYS = frozenset({"me", "sources", "llm", "journal", "team"})
+ME_KEYS = frozenset({"name", "emails", "names", "timezone", "logins"})
 
 
 @dataclass
@@ -84,7 +92,9 @@ def parse_config(
 ) -> Config:
     """Validate a parsed TOML document and resolve its secret references."""
     config = Config(path=path)
+    check_keys(data, TOP_LEVEL_KEYS, "", path)
     me = _table(data.get("me", {}), "me", path)
+    check_keys(me, ME_KEYS, "me", path)
     config.person = Person(
         name=_string(me.get("name", ""), "me.name", path),
         emails=_strings(me.get("emails", []), "me.emails", path),
@@ -102,7 +112,10 @@ def parse_config(
         source_type = section.get("type")
         if not isinstance(source_type, str) or not source_type:
             raise ConfigError(f'config {path}: [{where}] needs a `type`, e.g. type = "git"')
-        if section.get("enabled", True) is False:
+        enabled = section.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"config {path}: {where}.enabled must be true or false, e.g. enabled = false")
+        if not enabled:
             continue
         options: dict[str, Any] = {}
         for key, value in section.items():
@@ -150,7 +163,7 @@ def _llm_table(
     llm: dict[str, Any] = {}
     for key, item in table.items():
         if key not in LLM_KEYS:
-            raise ConfigError(f"config {path}: [llm] has no key `{key}`; known keys: {', '.join(LLM_KEYS)}")
+            raise ConfigError(f"config {path}: [llm] has no key `{key}`; {_suggestion(key, LLM_KEYS)}")
         types, example = LLM_KEYS[key]
         if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
             raise ConfigError(f"config {path}: [llm] {key} must be {example}")
@@ -168,6 +181,31 @@ def _llm_table(
             )
         llm[key] = item
     return llm
+
+
+def check_keys(table: Mapping[str, Any], known: Iterable[str], where: str, path: Path | None) -> None:
+    """Refuse a key of ``table`` (at ``where``, e.g. ``sources.code``) that is not in ``known``."""
+    names = frozenset(known)
+    for key in table:
+        if key not in names:
+            raise ConfigError(unknown_key_message(key, names, where, path))
+
+
+def unknown_key_message(key: str, known: Iterable[str], where: str, path: Path | None = None) -> str:
+    """``unknown key `sources.code.include_merge`; did you mean `include_merges`?`` (or the known keys)."""
+    full = f"{where}.{key}" if where else key
+    prefix = f"config {path}: " if path is not None else ""
+    return f"{prefix}unknown key `{full}`; {_suggestion(key, known)}"
+
+
+def _suggestion(key: str, known: Iterable[str]) -> str:
+    """``did you mean `x`?`` for the closest known key (ignoring case), else the list of known keys."""
+    names = sorted(known)
+    by_folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(key.casefold(), list(by_folded), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{by_folded[close[0]]}`?"
+    return f"known keys: {', '.join(names)}"
 
 
 def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:

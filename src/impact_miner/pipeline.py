@@ -24,7 +24,7 @@ from impact_miner.model import (
     TimeRange,
     Writer,
 )
-from impact_miner.registry import Connector, FetchContext
+from impact_miner.registry import Connector, FetchContext, check_options
 from impact_miner.store import Cache
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class RunSpec:
 def check_sources(spec: RunSpec) -> None:
     """Validate every section before anything is fetched, so bad input fails fast with exit 2."""
     for connector, section in spec.sources:
+        check_options(connector, section)
         if connector.check is not None:
             connector.check(section)
 

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from impact_miner.config import unknown_key_message
 from impact_miner.errors import ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
@@ -58,7 +60,10 @@ class Connector:
     pipeline then marks the source failed and keeps going. ``check`` validates a section before any
     fetch and raises :class:`~impact_miner.errors.MineError` for bad input (exit 2).
     ``implicit`` is the section used when the config names no source of this type (``None``: the
-    type is off unless configured).
+    type is off unless configured). ``options`` are the keys a ``[sources.NAME]`` table of this type
+    accepts (``type`` and ``enabled`` always are); any other key is refused before anything is
+    fetched, naming the closest known one. ``None``: keys are not checked (a third-party connector
+    that does not declare them).
     """
 
     type: str
@@ -66,6 +71,20 @@ class Connector:
     fetch: FetchFunction
     check: Callable[[SourceSection], None] | None = None
     implicit: Callable[[], SourceSection | None] | None = None
+    options: frozenset[str] | None = None
+
+
+COMMON_OPTIONS = frozenset({"type", "enabled"})
+
+
+def check_options(connector: Connector, section: SourceSection, config_file: Path | None = None) -> None:
+    """Refuse a key of ``section`` that ``connector`` does not declare (see :attr:`Connector.options`)."""
+    if connector.options is None:
+        return
+    known = connector.options | COMMON_OPTIONS
+    for key in section.options:
+        if key not in known:
+            raise ConfigError(unknown_key_message(key, known, f"sources.{section.name}", config_file))
 
 
 def available() -> dict[str, Connector]:

@@ -57,6 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from impact_miner.config import check_keys, unknown_key_message
 from impact_miner.errors import ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec
@@ -77,6 +78,8 @@ MANIFEST_DIR = ".impact-miner"
 MANIFEST_SCHEMA = "impact-miner/team-manifest@1"
 DEFAULT_CONCURRENCY = 4
 UNLIMITED_TYPES = frozenset({"git"})
+TEAM_KEYS = frozenset({"limits"})
+LIMIT_KEYS = frozenset({"concurrency", "requests_per_second"})
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "csv": "csv", "docx": "docx"}
 
 
@@ -363,16 +366,24 @@ def read_limits(config_file: Path | None) -> dict[str, Limit]:
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {config_file} cannot be read: {exc}") from None
     team = data.get("team", {})
+    if isinstance(team, dict):
+        check_keys(team, TEAM_KEYS, "team", config_file)
     limits = team.get("limits", {}) if isinstance(team, dict) else None
     if not isinstance(limits, dict):
         raise ConfigError(f"config {config_file}: `team.limits` must be tables, e.g. [team.limits.github]")
     found: dict[str, Limit] = {}
     for name, table in limits.items():
         where = f"team.limits.{name}"
-        if not isinstance(table, dict) or set(table) - {"concurrency", "requests_per_second"}:
+        if not isinstance(table, dict):
             raise ConfigError(
                 f"config {config_file}: [{where}] takes concurrency and requests_per_second only"
             )
+        for key in table:
+            if key not in LIMIT_KEYS:
+                raise ConfigError(
+                    f"{unknown_key_message(key, LIMIT_KEYS, where, config_file)} "
+                    f"([{where}] takes concurrency and requests_per_second only)"
+                )
         concurrency = table.get("concurrency", DEFAULT_CONCURRENCY)
         rate = table.get("requests_per_second")
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
