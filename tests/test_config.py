@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,44 @@ def test_unresolvable_secrets_are_clear_errors(value: str, message: str) -> None
     assert message in text
     assert "sources.gh.token" in text
     assert "\n" not in text
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize(
+    "shape", ["{sleep} & echo $! > {pids}; wait", "sh -c 'echo $$ > {pids}; exec {sleep}'; true"]
+)
+def test_a_command_that_times_out_is_killed_with_everything_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    monkeypatch.setattr("impact_miner.config.COMMAND_TIMEOUT_SECONDS", 0.5)
+    pids = tmp_path / "pids"
+    command = shape.format(sleep="sleep 100", pids=pids)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        resolve_secret(f"cmd:{command}", "sources.gh.token", env={})
+    assert time.monotonic() - started < 10
+    assert str(caught.value).startswith(
+        f"sources.gh.token: command {command!r} did not finish in 0.5 s and was"
+    )
+    child = int(pids.read_text())
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), f"the command's child {child} survived the timeout"
 
 
 def test_plain_secret_in_world_readable_file_warns(tmp_path: Path) -> None:
@@ -221,4 +260,6 @@ def test_metric_tables_refuse_unknown_keys() -> None:
     from impact_miner.metrics import metric_specs
 
     with pytest.raises(ConfigError, match=r"\[\[sources.p.metrics\]\] #1: unknown key `bettr`; did you mean"):
-        metric_specs({"metrics": [{"name": "x", "query": "up", "bettr": "lower"}]}, "sources.p", needs_query=True)
+        metric_specs(
+            {"metrics": [{"name": "x", "query": "up", "bettr": "lower"}]}, "sources.p", needs_query=True
+        )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import stat
 import subprocess
 import tomllib
@@ -225,18 +226,52 @@ def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
         except OSError as exc:
             raise ConfigError(f"{where}: cannot read {secret_file} ({exc.strerror}); fix the path") from None
     try:
-        done = subprocess.run(
-            target, shell=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
-        )
+        done = run_command(target, COMMAND_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         raise ConfigError(
-            f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS} s"
+            f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS:g} s and was stopped; "
+            "make it answer without waiting for input, or use env: or file: instead"
         ) from None
     output = done.stdout.strip().splitlines()
     if done.returncode != 0 or not output:
         reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}, no output"])[0]
         raise ConfigError(f"{where}: command {target!r} failed: {reason}")
     return output[0]
+
+
+def run_command(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a shell, in a session of its own, and return its output.
+
+    On a timeout (``TimeoutExpired``) or an interrupt the whole process group is killed, so nothing the
+    command started (``sleep 100 &``, a pipeline, a subshell) is left running. The command keeps
+    stdin but has no controlling terminal: it cannot open ``/dev/tty`` to prompt.
+    """
+    with subprocess.Popen(
+        command,
+        shell=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            _kill_group(process)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group ``process`` leads (its own session), or just it where groups are missing."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            process.kill()
+    except ProcessLookupError:
+        pass
 
 
 def write_starter_config(path: Path) -> None:
