@@ -7,6 +7,8 @@ real temporary git repositories and files.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,3 +189,112 @@ def test_a_misspelt_roster_override_fails_that_person_only(
     bob = next(line for line in out.splitlines() if "Bob Builder" in line)
     assert "failed" in bob and "unknown key `sources.code.pahts`; did you mean `paths`?" in bob
     assert (env / "out" / "ada-lovelace.md").exists() and not (env / "out" / "bob-builder.md").exists()
+
+
+# ---- outputs: symlinks, devices, a full disk --------------------------------------------------------
+
+
+def test_out_through_a_symlink_updates_its_target(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
+) -> None:
+    target = env / "archive" / "2026-h2.md"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = env / "latest.md"
+    link.symlink_to(target)
+    code, _, err = run(capsys, "--since", "2w", "--repo", str(repo.path), "--out", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and target.read_text().startswith("# Impact report")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2026-h2.md"]
+
+
+def test_out_to_a_full_device_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
+) -> None:
+    from test_outputs import device
+
+    full = device(env / "full.md", 1, 7)
+    kept = env / "r.json"
+    kept.write_text("{}")
+    code, out, err = run(
+        capsys, "--since", "2w", "--repo", str(repo.path), "--out", str(full), "--out", str(kept)
+    )
+    assert code == 2 and out == ""
+    assert one_line_error(err) == (
+        f"mine: error: cannot write {full}: no space left on the device; free some space and run again "
+        "(no file was changed)"
+    )
+    assert kept.read_text() == "{}" and full.is_char_device()
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_exit_2(repo: GitRepo, env: Path) -> None:
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("needs /dev/full (Linux)")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "impact_miner", "--since", "2w", "--repo", str(repo.path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert one_line_error(done.stderr) == (
+        "mine: error: cannot write to standard output: no space left on the device; free some space or use "
+        "--out FILE"
+    )
+
+
+# ---- terminal escape sequences in untrusted text ----------------------------------------------------
+
+HOSTILE = "Fix search \x1bc\x1b[2J\x1b]0;pwned\x07 \x9b31m quickly"
+CONTROLS = ("\x1b", "\x07", "\x9b")
+
+
+@pytest.fixture
+def hostile(env: Path) -> GitRepo:
+    """A repository whose commit subject tries to reset the screen, clear it and set the window title."""
+    repo = GitRepo.init(env / "web", user_email=ADA[1], home=env / "home")
+    repo.commit(HOSTILE, {"s.py": "a\n"}, author=ADA, when=NOW - timedelta(days=2))
+    return repo
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--format", "csv"], ["--format", "html"], ["evidence"], ["evidence", "--format", "csv"]],
+    ids=["markdown", "csv", "html", "evidence-table", "evidence-csv"],
+)
+def test_no_control_character_reaches_stdout(
+    capsys: pytest.CaptureFixture[str], hostile: GitRepo, args: list[str]
+) -> None:
+    code, out, err = run(capsys, *args, "--since", "2w", "--repo", str(hostile.path))
+    assert code == 0, err
+    assert "Fix search" in out and "quickly" in out
+    assert not any(c in out for c in CONTROLS), repr(out)
+
+
+def test_json_keeps_the_text_escaped_and_files_keep_what_their_format_can_carry(
+    capsys: pytest.CaptureFixture[str], hostile: GitRepo, env: Path
+) -> None:
+    code, out, _ = run(capsys, "--since", "2w", "--repo", str(hostile.path), "--format", "json")
+    assert code == 0
+    assert not any(c in out for c in CONTROLS) and "\\u001b" in out and "\\u009b" in out
+    assert json.loads(out)["evidence"][0]["title"] == HOSTILE  # lossless
+    outs = ["--out", str(env / "r.md"), "--out", str(env / "r.csv"), "--out", str(env / "r.json")]
+    code, _, _ = run(capsys, "--since", "2w", "--repo", str(hostile.path), *outs, "--evidence")
+    assert code == 0
+    assert not any(c in (env / "r.md").read_text() for c in CONTROLS)  # Markdown is read in terminals
+    assert HOSTILE in (env / "r.evidence.csv").read_text()  # a CSV cell carries it, quoted
+    assert json.loads((env / "r.json").read_text())["evidence"][0]["title"] == HOSTILE
+
+
+def test_errors_on_stderr_carry_no_control_characters(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
+) -> None:
+    config = env / "config.toml"
+    command = "printf 'no token\\\\033]0;pwned\\\\007 here' >&2; exit 1"  # printf sees \033
+    config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\nweb_url = "cmd:{command}"\n')
+    code, _, err = run(capsys, "--since", "2w", "--config", str(config))
+    assert code == 2
+    assert one_line_error(err).endswith("failed: no token]0;pwned here")
+    assert not any(c in err for c in CONTROLS), repr(err)

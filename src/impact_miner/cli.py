@@ -6,6 +6,7 @@ Heavy modules (pandas, GitPython, network clients, litellm) are imported inside 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -18,6 +19,7 @@ import click
 
 from impact_miner import __version__
 from impact_miner.errors import MineError, UsageError
+from impact_miner.terminal import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -260,7 +262,7 @@ def journal_list(ctx: click.Context, config: str | None) -> None:
     runs = journal.runs()
     click.echo(f"Journal: {journal.path} ({len(runs)} saved runs)")
     for run in runs:
-        click.echo(
+        _echo(
             f"#{run.id}  saved {run.created_at.astimezone():%Y-%m-%d %H:%M}  "
             f"{run.person.name or '(unnamed)'}  "
             f"{run.range.since:%Y-%m-%d %H:%M} → {run.range.until:%Y-%m-%d %H:%M} ({run.range.spec})  "
@@ -268,7 +270,7 @@ def journal_list(ctx: click.Context, config: str | None) -> None:
         )
         for statement in run.statements:
             mark = "  (edited)" if statement.edited else ""
-            click.echo(f"    {statement.id:<7} {statement.title}{mark}")
+            _echo(f"    {statement.id:<7} {statement.title}{mark}")
     if not runs:
         click.echo("  nothing saved yet: run `mine --since 2w --save`")
 
@@ -442,7 +444,7 @@ def _team(
             result = run_team(batch, display)
     else:
         result = run_team(batch)
-    click.echo(summary_table(result.results))
+    _echo(summary_table(result.results))
     click.echo(f"Index: {result.index_files[0]} and {result.index_files[1].name}")
     return EXIT_PARTIAL if result.exit_partial else EXIT_OK
 
@@ -587,12 +589,30 @@ def _emit(files: list[tuple[Path | None, bytes]], *, binary: bool = False) -> No
     for path, data in files:
         if path is not None:
             continue
-        if binary:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            click.echo(data.decode("utf-8"), nl=False)
+        try:
+            if binary:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                click.echo(terminal_text(data.decode("utf-8")), nl=False)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            _detach_stdout()
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            reason = "no space left on the device; free some space" if full else f"{exc.strerror or exc};"
+            raise UsageError(f"cannot write to standard output: {reason} or use --out FILE") from None
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device, so the unwritten rest is not retried (and fails again) at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to detach
+        pass
 
 
 def _progress() -> Callable[[str], None] | None:
@@ -607,8 +627,13 @@ def _style(text: str, **styles: Any) -> str:
     return click.style(text, **styles)
 
 
+def _echo(text: str) -> None:
+    """Print a line that holds untrusted text (titles, names, reasons) without its control characters."""
+    click.echo(terminal_text(text))
+
+
 def _warn(message: str) -> None:
-    click.echo(_style(f"mine: warning: {message}", fg="yellow"), err=True)
+    click.echo(_style(terminal_text(f"mine: warning: {message}"), fg="yellow"), err=True)
 
 
 def click_message(exc: click.ClickException) -> str:
@@ -629,7 +654,7 @@ def main(argv: list[str] | None = None) -> None:
     except MineError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(_style(f"mine: error: {exc}", fg="red"), err=True)
+        click.echo(_style(terminal_text(f"mine: error: {exc}"), fg="red"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -645,8 +670,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(
-            f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True
-        )
+        bug = f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+        click.echo(terminal_text(bug), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
