@@ -288,7 +288,7 @@ def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> N
     journal = Journal(_journal_path(config or (ctx.obj or {}).get("config")))
     current = journal.statement(statement_id)
     run = next((r for r in journal.runs() if r.id == current.run_id), None)
-    edited = click.edit(edit_buffer(current, run), extension=".md", require_save=False)
+    edited = _edit_in_editor(edit_buffer(current, run), current.id)
     text = read_edit_buffer(edited) if edited is not None else current.text.strip()
     if not text:
         raise UsageError(f"the edited statement {current.id} is empty; nothing was saved")
@@ -356,6 +356,41 @@ def team(ctx: click.Context, /, roster: str, **options: Any) -> None:
     mine team team.csv --out reports/ --format md --format html   rerun: only the unfinished run
     """
     ctx.exit(_team(roster, **options))
+
+
+def _edit_in_editor(text: str, statement_id: str) -> str | None:
+    """``text`` as edited in ``$VISUAL``/``$EDITOR`` (click's choice when neither is set).
+
+    An editor that is missing, fails or exits non-zero, or saves text that is not UTF-8, is a
+    UsageError (exit 2): nothing is saved and the statement stays as it was.
+    """
+    import shlex
+    import shutil
+
+    unchanged = f"statement {statement_id} is unchanged"
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or None
+    if editor is not None:
+        try:
+            program = shlex.split(editor)[0]
+        except (ValueError, IndexError):
+            program = ""
+        if not program or shutil.which(program) is None:
+            raise UsageError(
+                f"the editor {editor!r} (from $VISUAL or $EDITOR) is not installed; {unchanged}. Set "
+                "EDITOR to an editor you have, e.g. EDITOR=nano"
+            )
+    try:
+        return click.edit(text, editor=editor, extension=".md", require_save=False)
+    except click.ClickException as exc:
+        raise UsageError(
+            f"the editor {editor or '(click default)'!r} exited with an error or could not start "
+            f"({exc.format_message()}); {unchanged}. Fix $EDITOR or run again"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"the edited text is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            f"{unchanged}. Save the file as UTF-8"
+        ) from None
 
 
 def _journal_path(config: str | None) -> Path:
