@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from impact_miner import __version__
-from impact_miner.errors import MineError, UsageError
+from impact_miner.errors import MineError, Terminated, UsageError
 from impact_miner.terminal import terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -463,15 +466,16 @@ def _team(
     config = read_config(run, os.environ)
     for warning in config.warnings:
         _warn(warning)
+    base = resolve_run(run, config, now=datetime.now(UTC), env=os.environ)
     batch = TeamBatch(
         roster=loaded,
-        base=resolve_run(run, config, now=datetime.now(UTC), env=os.environ),
+        base=base,
         lead_sections=config.sections,
         out_dir=Path(out_dir).expanduser(),
         formats=tuple(dict.fromkeys(normalise_format(f) for f in formats or ("markdown",))),
         jobs=jobs,
         force=force,
-        limiter=SourceLimiter(read_limits(config.path)),
+        limiter=SourceLimiter(read_limits(config.path), cancel=base.cancel),
         env=os.environ,
     )
     if sys.stderr.isatty():
@@ -680,12 +684,32 @@ def click_message(exc: click.ClickException) -> str:
     return message
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While mining, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread, so a
+    ``kill`` cleans up exactly like Ctrl-C: fetches stop, temporary files go, finished files stay."""
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line per error, exit 2 for bad input, 3 for a partial report."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("IMPACT_MINER_DEBUG"))
     try:
-        code = cli.main(args=args, prog_name="mine", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            code = cli.main(args=args, prog_name="mine", standalone_mode=False)
     except MineError as exc:
         if debug:
             traceback.print_exc()
@@ -696,10 +720,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(_style(f"mine: error: {click_message(exc)}", fg="red"), err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        click.echo("mine: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        stop = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc  # click wraps Ctrl-C
+        if isinstance(stop, Terminated):
+            click.echo("mine: terminated", err=True)
+            sys.exit(128 + stop.signum)
         click.echo("mine: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from impact_miner.config import unknown_key_message
-from impact_miner.errors import ConfigError
+from impact_miner.errors import Cancelled, ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ class FetchContext:
 
     ``now`` decides which windows had already ended (and may be cached); ``cache`` is ``None`` when
     caching is off; ``sleep`` is replaced in tests so rate-limit waits take no time.
+
+    ``cancel`` is set when the run is interrupted (Ctrl-C, SIGTERM, another worker of a batch): a
+    connector checks it between requests (:meth:`check_cancelled`) and stops, and the default
+    ``sleep`` wakes up as soon as it is set, so a retry or rate-limit wait never holds up the exit.
     """
 
     now: datetime
@@ -47,6 +52,19 @@ class FetchContext:
     sleep: Callable[[float], None] = field(default=time.sleep)
     progress: Callable[[str], None] | None = None
     throttle: Throttle | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.sleep is time.sleep:
+            self.sleep = self._sleep_until_cancelled
+
+    def _sleep_until_cancelled(self, seconds: float) -> None:
+        self.cancel.wait(seconds)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`~impact_miner.errors.Cancelled` if the run was interrupted."""
+        if self.cancel.is_set():
+            raise Cancelled()
 
 
 FetchFunction = Callable[[Person, TimeRange, SourceSection, FetchContext], FetchResult]

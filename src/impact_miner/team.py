@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from impact_miner.config import check_keys, unknown_key_message
-from impact_miner.errors import ConfigError, MineError, UsageError
+from impact_miner.errors import Cancelled, ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, FetchContext
@@ -297,7 +297,9 @@ class SourceLimiter:
 
     It implements :class:`impact_miner.registry.Throttle`: a connector calls ``wait(source)`` before
     each request and ``hold(source, seconds)`` when the service says to back off (429, ``Retry-After``),
-    which makes every worker wait. ``clock`` and ``sleep`` are injectable so tests take no time.
+    which makes every worker wait. ``clock`` and ``sleep`` are injectable so tests take no time. Once
+    ``cancel`` is set (the batch is interrupted) ``wait`` raises :class:`Cancelled` instead: no worker
+    makes another request, and a pacing wait ends at once.
     """
 
     def __init__(
@@ -305,11 +307,13 @@ class SourceLimiter:
         limits: Mapping[str, Limit] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.limits = dict(limits or {})
         self.clock = clock
-        self.sleep = sleep
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.sleep = sleep or self.cancel.wait
         self.waits = 0
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore | None] = {}
@@ -337,6 +341,7 @@ class SourceLimiter:
 
     def wait(self, source: str) -> None:
         """Block until the source may take one more request (pacing and any hold)."""
+        self._check_cancelled()
         rate = self.limit(source).requests_per_second
         with self._lock:
             now = self.clock()
@@ -348,6 +353,11 @@ class SourceLimiter:
         if delay > 0:
             self.waits += 1
             self.sleep(delay)
+            self._check_cancelled()
+
+    def _check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
 
     def hold(self, source: str, seconds: float) -> None:
         """Every worker waits ``seconds`` before its next request to ``source``."""
@@ -521,11 +531,44 @@ def skipped(connector: Connector, why: str) -> Connector:
 
 
 def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResult:
-    """Run every member (``jobs`` at a time), write their reports, manifests and the index."""
-    from impact_miner.outputs import write_files
+    """Run every member (``jobs`` at a time), write their reports, manifests and the index.
 
+    The output directory is locked for the batch (a second batch into it is refused), so temporary
+    files that a killed earlier batch left there are removed first. An interrupt (Ctrl-C, SIGTERM)
+    sets ``batch.base.cancel``: people not started never start, running ones stop at their next
+    request, finished reports stay, and the interrupt goes on.
+    """
     batch.out_dir.mkdir(parents=True, exist_ok=True)
     (batch.out_dir / MANIFEST_DIR).mkdir(exist_ok=True)
+    with _locked(batch.out_dir):
+        return _run_locked(batch, progress)
+
+
+@contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``DIR/.impact-miner/lock`` (flock) and clear stale temporary files; refuse a second batch."""
+    from impact_miner.outputs import remove_stale_temps
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, and so no clean-up of others' files
+        yield
+        return
+    with open(out_dir / MANIFEST_DIR / "lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another `mine team` is writing to {out_dir}; wait for it to finish or use another --out"
+            ) from None
+        remove_stale_temps(out_dir)
+        remove_stale_temps(out_dir / MANIFEST_DIR)
+        yield
+
+
+def _run_locked(batch: TeamBatch, progress: TeamProgress | None) -> TeamResult:
+    from impact_miner.outputs import write_files
+
     stems = file_stems(batch.roster.members)
     results: list[PersonResult] = [
         PersonResult(p.name or f"line {p.line}", p.line, "failed", f"roster line {p.line}: {p.message}")
@@ -554,6 +597,7 @@ def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResu
                 if progress:
                     progress.finish(result)
         except BaseException:
+            batch.base.cancel.set()
             for future in futures:
                 future.cancel()
             raise
