@@ -5,7 +5,7 @@
 For N resolved tickets the minimum is ⌈N/100⌉ search pages (one page even for N = 0); the budget is
 ⌈N/100⌉ + 2 (one user lookup when the person is given by email, one lookup of epic titles for an
 "Epic Link" custom field). Each size is fetched once (a closed range, so it is cached) and then again:
-the rerun column must be 0. The fake serves copies of the recorded issues in ../shared/data/jira.
+the rerun column must be 0. The fake serves copies of recorded issues (tests/fixtures/jira).
 """
 
 from __future__ import annotations
