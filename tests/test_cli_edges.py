@@ -208,6 +208,16 @@ def test_out_through_a_symlink_updates_its_target(
     assert sorted(p.name for p in target.parent.iterdir()) == ["2026-h2.md"]
 
 
+def test_out_dev_stdout_writes_into_the_pipe_behind_it(repo: GitRepo, env: Path) -> None:
+    """/dev/stdout is a symlink to /proc/self/fd/1, here a pipe: it is written to, never replaced."""
+    args = ["--since", "2w", "--repo", str(repo.path), "--out", "/dev/stdout", "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "impact_miner", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["evidence"]) == 2
+
+
 def test_out_to_a_full_device_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
 ) -> None:

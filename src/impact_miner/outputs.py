@@ -430,21 +430,21 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
 def output_target(path: Path) -> tuple[Path, bool]:
     """Where writing ``path`` really goes, and whether it is a stream written in place.
 
-    A symlink resolves to its (possibly not yet existing) target; a missing or regular file is
-    replaced atomically (``False``); a FIFO or character device is a stream (``True``). A directory, a
-    block device or a socket is refused with a :class:`UsageError`.
+    A FIFO or character device, also behind a symlink (``/dev/stdout``, ``/dev/fd/63`` of a process
+    substitution), is a stream (``True``), opened by its own name. A missing or regular file is
+    replaced atomically (``False``), a symlink's (possibly not yet existing) target rather than the
+    link. A directory, a block device or a socket is refused with a :class:`UsageError`.
     """
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
-        mode = target.stat().st_mode
+        mode: int | None = path.stat().st_mode  # follows symlinks, /proc's "pipe:[…]" links included
     except FileNotFoundError:
-        return target, False
+        mode = None
     except OSError as exc:
         raise UsageError(_write_error(path, exc, [])) from None
-    if stat.S_ISREG(mode):
-        return target, False
-    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
-        return target, True
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        return path, True
+    if mode is None or stat.S_ISREG(mode):
+        return (Path(os.path.realpath(path)) if path.is_symlink() else path), False
     kind = "a directory" if stat.S_ISDIR(mode) else "a block device" if stat.S_ISBLK(mode) else "a socket"
     raise UsageError(
         f"cannot write {path}: it is {kind}, not a file; give a file path (a named pipe or a character "
