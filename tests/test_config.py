@@ -195,6 +195,7 @@ def test_starter_config_is_valid_and_never_overwritten(tmp_path: Path) -> None:
         ('[soruces.code]\ntype = "git"\n', "unknown key `soruces`; did you mean `sources`?"),
         ('[me]\nemail = ["a@x.io"]\n', "unknown key `me.email`; did you mean `emails`?"),
         ('[me]\nnick = "ada"\n', "unknown key `me.nick`; known keys: emails, logins, name, names, timezone"),
+        ('[journal]\npth = "j.db"\n', "unknown key `journal.pth`; did you mean `path`?"),
         ('[llm]\nmodel = "openai/x"\ntimeot = 5\n', "[llm] has no key `timeot`; did you mean `timeout`?"),
         ('[sources.code]\ntype = "git"\nenabled = "false"\n', "sources.code.enabled must be true or false"),
     ],

@@ -212,6 +212,9 @@ def test_journal_path_precedence(tmp_path: Path) -> None:
     config.write_text('journal = "x"\n')
     with pytest.raises(ConfigError, match=r"must be a table"):
         journal_path({}, config)
+    config.write_text('[journal]\npaht = "j/journal.db"\n')  # would silently use the default journal
+    with pytest.raises(ConfigError, match=r"unknown key `journal.paht`; did you mean `path`\?"):
+        journal_path({}, config)
 
 
 def test_same_person_matches_names_else_identities() -> None:

@@ -40,6 +40,7 @@ SECRET_PREFIXES = ("env:", "cmd:", "file:")
 COMMAND_TIMEOUT_SECONDS = 30
 TOP_LEVEL_KEYS = frozenset({"me", "sources", "llm", "journal", "team"})
 ME_KEYS = frozenset({"name", "emails", "names", "timezone", "logins"})
+JOURNAL_KEYS = frozenset({"path"})  # read by journal.journal_path
 
 
 @dataclass
@@ -96,6 +97,7 @@ def parse_config(
     check_keys(data, TOP_LEVEL_KEYS, "", path)
     me = _table(data.get("me", {}), "me", path)
     check_keys(me, ME_KEYS, "me", path)
+    check_keys(_table(data.get("journal", {}), "journal", path), JOURNAL_KEYS, "journal", path)
     config.person = Person(
         name=_string(me.get("name", ""), "me.name", path),
         emails=_strings(me.get("emails", []), "me.emails", path),

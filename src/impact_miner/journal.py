@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from impact_miner.config import JOURNAL_KEYS, check_keys
 from impact_miner.errors import ConfigError, MineError
 from impact_miner.model import Evidence, Person, Report, SourceReport, TimeRange, Writer
 
@@ -165,6 +166,7 @@ def journal_path(env: Mapping[str, str], config_file: Path | None) -> Path:
         table = data.get("journal", {})
         if not isinstance(table, dict):
             raise ConfigError(f"config {config_file}: `journal` must be a table, e.g. [journal]")
+        check_keys(table, JOURNAL_KEYS, "journal", config_file)
         configured = table.get("path")
         if configured is not None:
             if not isinstance(configured, str) or not configured.strip():
