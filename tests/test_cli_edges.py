@@ -308,3 +308,37 @@ def test_errors_on_stderr_carry_no_control_characters(
     assert code == 2
     assert one_line_error(err).endswith("failed: no token]0;pwned here")
     assert not any(c in err for c in CONTROLS), repr(err)
+
+
+# ---- a journal that cannot take the run ---------------------------------------------------------------
+
+
+def test_a_full_journal_keeps_the_report_and_earlier_runs_and_exits_2(
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from impact_miner.journal import Journal
+
+    journal = Journal(env / "journal.sqlite3")
+    code, _, err = run(capsys, "--since", "2w", "--repo", str(repo.path), "--save")
+    assert code == 0, err
+    before = [(r.id, [s.text for s in r.statements]) for r in journal.runs()]
+    repo.commit("SEARCH-1: long notes\n\n" + "why " * 3000, {"n.py": "c\n"}, when=NOW - timedelta(hours=5))
+    connect = Journal._connect
+
+    def full(self: Journal) -> sqlite3.Connection:  # SQLite's own "disk is full": no page may be added
+        db = connect(self)
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+        return db
+
+    monkeypatch.setattr(Journal, "_connect", full)
+    code, out, err = run(capsys, "--since", "2w", "--repo", str(repo.path), "--save", "--format", "json")
+    assert code == 2
+    assert len(json.loads(out)["evidence"]) == 3  # the report is still delivered
+    assert one_line_error(err) == (
+        f"mine: error: journal {journal.path}: the run was not saved (database or disk is full); free some "
+        "space or set IMPACT_MINER_JOURNAL to a writable place, then save again (earlier runs are intact)"
+    )
+    monkeypatch.setattr(Journal, "_connect", connect)
+    assert [(r.id, [s.text for s in r.statements]) for r in journal.runs()] == before

@@ -406,17 +406,22 @@ def _journal_path(config: str | None) -> Path:
     return journal_path(os.environ, path)
 
 
-def _save_run(report: Any, options: dict[str, Any]) -> None:
-    """``--save``: record the run in the journal."""
+def _save_run(report: Any, options: dict[str, Any]) -> MineError | None:
+    """``--save``: record the run in the journal; a journal that cannot take it is returned, not raised,
+    so that the report is still written before ``mine`` says so."""
     from impact_miner.journal import Journal
 
     journal = Journal(_journal_path(options.get("config")))
-    run_id = journal.save(report, created_at=datetime.now(UTC))
+    try:
+        run_id = journal.save(report, created_at=datetime.now(UTC))
+    except MineError as exc:
+        return exc
     click.echo(
         f"Saved run #{run_id} ({len(report.evidence)} items, {len(report.projects)} statements) "
         f"to {journal.path}",
         err=True,
     )
+    return None
 
 
 def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
@@ -564,8 +569,7 @@ def _report(
     if evidence and not any(t.format == "csv" for t in targets):
         _warn("--evidence only adds the CSV evidence appendix; no CSV output was asked for")
     report = build_report(_spec(options), _progress())
-    if options.get("save"):
-        _save_run(report, options)
+    unsaved = _save_run(report, options) if options.get("save") else None
     files = render_targets(report, targets, render)
     notes = [f"Wrote {path}" for path, _ in files if path is not None]
     if brag is not None:
@@ -576,6 +580,8 @@ def _report(
     if sys.stderr.isatty():
         for note in notes:
             click.echo(note, err=True)
+    if unsaved is not None:  # the report is out; now say the journal could not take it (exit 2)
+        raise unsaved
     return _exit_code(report)
 
 
