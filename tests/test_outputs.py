@@ -364,6 +364,24 @@ def test_a_fifo_is_written_to_in_place_after_the_files_are_staged(tmp_path: Path
     assert stat.S_ISFIFO(fifo.stat().st_mode) and (tmp_path / "r.json").read_bytes() == b"{}"
 
 
+def test_a_pipe_whose_reader_is_gone_is_one_clear_line(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.close(read)
+    link = tmp_path / "out.md"
+    link.symlink_to(f"/proc/self/fd/{write}")  # what /dev/stdout and >(...) are: a link to a pipe
+    try:
+        if not link.exists():
+            pytest.skip("needs /proc/self/fd (Linux)")
+        with pytest.raises(UsageError) as error:
+            write_files([(link, b"# report\n")])
+    finally:
+        os.close(write)
+    assert (
+        str(error.value)
+        == f"cannot write {link}: nothing reads from it any more (broken pipe) (no file was changed)"
+    )
+
+
 def test_a_character_device_is_written_to_not_replaced(tmp_path: Path) -> None:
     null = device(tmp_path / "null", 1, 3)
     write_files([(null, b"gone")])

@@ -457,6 +457,8 @@ def _write_error(path: Path | None, exc: OSError, replaced: Sequence[Path]) -> s
     done = f"already written: {', '.join(map(str, replaced))}" if replaced else "no file was changed"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"cannot write {path}: no space left on the device; free some space and run again ({done})"
+    if exc.errno == errno.EPIPE:
+        return f"cannot write {path}: nothing reads from it any more (broken pipe) ({done})"
     return (
         f"cannot write {path}: {exc.strerror or exc}; check the directory exists and is writable ({done})"
     )
