@@ -22,7 +22,7 @@ import click
 
 from impact_miner import __version__
 from impact_miner.errors import MineError, Terminated, UsageError
-from impact_miner.terminal import terminal_text
+from impact_miner.terminal import escape_json_controls, terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -613,9 +613,12 @@ def _show_prompt(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
         raise UsageError("--show-prompt needs a model: pass --model NAME or set model in [llm]")
     report = gather_evidence(spec, _progress())
     requests = prompt_requests(report.projects, report.evidence, spec.llm)
-    text = json.dumps(requests, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else None
+    if fmt == "json":
+        text = escape_json_controls(json.dumps(requests, indent=2, ensure_ascii=False)) + "\n"
+    else:
+        text = format_prompt_requests(requests)
     path = Path(out[0]).expanduser() if out else None
-    _emit([(path, (text or format_prompt_requests(requests)).encode("utf-8"))])
+    _emit([(path, text.encode("utf-8"))])
     return _exit_code(report)
 
 
