@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run_mine as run
+from devices import device
 from gitrepo import ADA, GitRepo, isolate
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -221,8 +222,6 @@ def test_out_dev_stdout_writes_into_the_pipe_behind_it(repo: GitRepo, env: Path)
 def test_out_to_a_full_device_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path
 ) -> None:
-    from test_outputs import device
-
     full = device(env / "full.md", 1, 7)
     kept = env / "r.json"
     kept.write_text("{}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run_mine as run
+from devices import device
 from gitrepo import ADA, GitRepo, isolate
 from impact_miner.cli import main
 from impact_miner.errors import UsageError
@@ -312,22 +313,6 @@ def test_write_files_is_all_or_nothing(tmp_path: Path) -> None:
     )
     assert first.read_text() == "before"
     assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
-
-
-def device(path: Path, major: int, minor: int, *, block: bool = False) -> Path:
-    """A private device node (``/dev/full`` is 1,7, ``/dev/null`` 1,3), so no test risks the real ones.
-
-    Skips unless this is root on a file system that allows device nodes.
-    """
-    if os.geteuid() != 0:
-        pytest.skip("creating a device node needs root (the tests run as root in CI)")
-    try:
-        os.mknod(path, (stat.S_IFBLK if block else stat.S_IFCHR) | 0o666, os.makedev(major, minor))
-        if not block:
-            os.close(os.open(path, os.O_WRONLY))
-    except OSError as exc:
-        pytest.skip(f"cannot make and open a device node in {path.parent}: {exc.strerror}")
-    return path
 
 
 def test_a_symlink_is_written_through_to_its_target_which_stays_current(tmp_path: Path) -> None:
