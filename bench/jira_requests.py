@@ -7,8 +7,8 @@ For N resolved tickets the minimum is ⌈N/100⌉ search pages (one page even fo
 is not set; once per site, then cached), a user lookup when the person is given by email, and one
 lookup of epic titles for epics known only by an Epic Link key. Each size is fetched once (a closed
 range, so it is cached) and then again: the rerun column must be 0. Every size runs against a fresh
-site with a fresh cache, so each first fetch includes the field list. The fake serves copies of the
-recorded issues in ../shared/data/jira; the field lists are tests/fixtures/jira/epic_link_*_fields.json.
+site with a fresh cache, so each first fetch includes the field list. The fake serves copies of recorded
+issues (tests/fixtures/jira); the field lists are tests/fixtures/jira/epic_link_*_fields.json.
 """
 
 from __future__ import annotations

@@ -986,4 +986,5 @@ connector = Connector(
     check=check,
     implicit=implicit,
     check_person=check_person,
+    options=frozenset({"type", "enabled", "paths", "revs", "include_merges", "include_bots", "web_url"}),
 )

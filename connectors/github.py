@@ -1148,4 +1148,5 @@ connector = Connector(
     fetch=fetch,
     check=check,
     implicit=None,
+    options=OPTIONS,
 )

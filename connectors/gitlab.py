@@ -1272,4 +1272,5 @@ connector = Connector(
     fetch=fetch,
     check=check,
     implicit=None,
+    options=OPTIONS,
 )

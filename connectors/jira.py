@@ -946,4 +946,19 @@ connector = Connector(
     fetch=fetch,
     check=check,
     implicit=None,
+    options=frozenset(
+        {
+            "type",
+            "enabled",
+            "url",
+            "email",
+            "token",
+            "jql",
+            "assignee",
+            "epic_field",
+            "story_points_field",
+            "max_wait",
+            "timeout",
+        }
+    ),
 )

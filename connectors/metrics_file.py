@@ -355,4 +355,5 @@ connector = Connector(
     summary="metric time series from a CSV or JSON file, compared before/after linked work",
     fetch=fetch,
     check=check,
+    options=frozenset({"type", "enabled", "path", "window", "min_points", "noise_sigmas", "metrics"}),
 )

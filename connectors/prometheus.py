@@ -34,6 +34,9 @@ Each query must return exactly one series (aggregate it, e.g. ``sum(...)``); val
 ``scale``, NaN and ±Inf are dropped. Each metric becomes one evidence row
 ``metric:<name>@<start>..<end>`` whose url opens the query in Prometheus's graph page.
 
+Interrupts: once the run is interrupted (Ctrl-C, SIGTERM, a stopped batch) no further request is
+made, retry waits end at once, and the fetch stops (:class:`~impact_miner.errors.Cancelled`).
+
 Errors: an unreachable server fails the source after the retries (no further metric is tried); a query
 Prometheus rejects (HTTP 400 ``bad_data``, 422 ``execution``) is quoted in coverage; a query with no
 data or several series marks the source partial; when every metric fails, the source fails.
@@ -77,6 +80,12 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT = 60.0
 LOOKBACK = timedelta(minutes=5)  # Prometheus's default lookback: data this recent may still change
 CACHE_NAMESPACE = "prometheus"
+OPTIONS = frozenset(
+    {
+        "type", "enabled", "url", "window", "step", "max_points", "timeout", "retries", "token",
+        "min_points", "noise_sigmas", "metrics",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,7 @@ def fetch(
     points = 0
     try:
         for spec in config.metrics:
+            context.check_cancelled()  # Ctrl-C or SIGTERM: no further metric is asked for
             start, end = padded_range(time_range, spec.window, context.now)
             step = choose_step(start, end, config.step, config.max_points)
             first, last = query_window(start, end, step)
@@ -290,6 +300,7 @@ class _Client:
         )
         try:
             for attempt in retrying:
+                self.context.check_cancelled()  # not even a retry once the run is interrupted
                 with attempt:
                     if self.context.throttle is not None:
                         self.context.throttle.wait(self.source)
@@ -430,4 +441,5 @@ connector = Connector(
     summary="named PromQL queries from a Prometheus server, compared before/after linked work",
     fetch=fetch,
     check=check,
+    options=OPTIONS,
 )

@@ -6,8 +6,11 @@
 What it does like GitHub:
 
 - ``POST {prefix}/graphql`` (``/api/graphql`` for the default Enterprise-style ``/api/v3`` prefix):
-  every query is parsed and validated against ``../shared/data/github/graphql/schema.graphql``
-  (so a field GitHub lacks fails here as it would there), checked for GitHub's pagination rules
+  every query is parsed and validated against ``tests/fixtures/github/schema.graphql``, the part of
+  GitHub's published schema the connector uses (``test_recorded_data.py`` checks it is a true subset
+  of ``../shared/data/github/graphql/schema.graphql`` and that it is exactly what the connector's
+  queries use; ``FakeGitHub(schema=github_schema(real))`` validates against the whole schema), so a
+  field GitHub lacks fails here as it would there; each query is also checked for GitHub's pagination rules
   (``first``/``last`` required on connections whose nodes are read, at most 100, at most 500,000
   nodes), then executed against plain dicts: only the fields the query asks for are returned.
 - Errors come as GitHub sends them: query errors and ``RATE_LIMITED`` with HTTP 200 and an ``errors``
@@ -25,9 +28,10 @@ Faults are scripted per GraphQL request with :meth:`FakeGitHub.script` (:data:`O
 request through): any status, headers and body, or a hang longer than the client's timeout.
 Requests are logged in :attr:`FakeGitHub.log`.
 
-Payload shapes come from GitHub's real responses in ``../shared/data/github/rest`` (override the
-directory with ``IMPACT_MINER_SHARED_DATA``): :func:`pulls_from_cassettes` and
-:func:`reviews_from_devlake` turn them into :class:`Pull` and :class:`Review` records.
+Payload shapes come from GitHub's real responses: :func:`pulls_from_cassettes` and
+:func:`reviews_from_devlake` turn them into :class:`Pull` and :class:`Review` records, from the trimmed
+copies in ``tests/fixtures/github/rest`` by default, or from the recordings in
+``../shared/data/github/rest`` (``directory=shared_data() / "github" / "rest"``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import csv
 import functools
 import gzip
 import json
-import os
 import re
 import threading
 from collections import deque
@@ -65,7 +68,10 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from shared_data import FIXTURES, shared_data
+
+SCHEMA_SUBSET = FIXTURES / "github" / "schema.graphql"
+REST_FIXTURES = FIXTURES / "github" / "rest"
 SEARCH_CAP = 1000
 MAX_PAGE = 100
 MAX_NODES = 500_000
@@ -76,15 +82,16 @@ SAML_MESSAGE = (
 DOCS = "https://docs.github.com/graphql"
 
 
-def shared_data() -> Path:
-    """``$IMPACT_MINER_SHARED_DATA``, else ``../shared/data`` next to the project root."""
-    return Path(os.environ.get("IMPACT_MINER_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+def real_schema_path() -> Path:
+    """GitHub's whole published schema, in the shared recordings."""
+    return shared_data() / "github" / "graphql" / "schema.graphql"
 
 
 @functools.cache
-def github_schema() -> GraphQLSchema:
-    """GitHub's published schema, built once per process (the recipe of shared/data/README.md)."""
-    text = (shared_data() / "github" / "graphql" / "schema.graphql").read_text(encoding="utf-8")
+def github_schema(path: Path = SCHEMA_SUBSET) -> GraphQLSchema:
+    """A GitHub schema (by default the connector's subset), built once per process (the recipe of
+    shared/data/README.md)."""
+    text = path.read_text(encoding="utf-8")
     schema = build_schema(text, assume_valid_sdl=True)
     schema._validation_errors = []  # the published SDL trips strict interface checks GitHub does not enforce
     return schema
@@ -196,9 +203,9 @@ def generate_pulls(
 # ---- real payload shapes -----------------------------------------------------------------------------
 
 
-def cassette(name: str) -> list[tuple[str, int, Any]]:
-    """``(uri, status, decoded JSON body)`` for each interaction of a Betamax cassette in shared data."""
-    data = json.loads((shared_data() / "github" / "rest" / name).read_text(encoding="utf-8"))
+def cassette(name: str, directory: Path = REST_FIXTURES) -> list[tuple[str, int, Any]]:
+    """``(uri, status, decoded JSON body)`` for each interaction of a Betamax cassette in ``directory``."""
+    data = json.loads((directory / name).read_text(encoding="utf-8"))
     found = []
     for interaction in data["http_interactions"]:
         body = interaction["response"]["body"]
@@ -247,13 +254,13 @@ def pull_from_rest(data: dict[str, Any], commits: Iterable[dict[str, Any]] = ())
     )
 
 
-def pulls_from_cassettes() -> dict[str, Pull]:
+def pulls_from_cassettes(directory: Path = REST_FIXTURES) -> dict[str, Pull]:
     """Real pull requests by role: ``deleted_fork`` (sigmavirus24/github3.py#235, head repo gone, with its
     real commits), ``fork`` (#671, with real reviews attached), ``renamed`` (betamax, which moved from
     sigmavirus24/ to betamaxpy/; GitHub answers the old name with a 301)."""
-    (_, _, deleted), (_, _, commits) = cassette("PullRequest_commits.json")
-    (_, _, fork), (_, _, reviews) = cassette("PullRequest_pull_reviews.json")
-    interactions = cassette("Repository_pull_requests_accept_sort.json")
+    (_, _, deleted), (_, _, commits) = cassette("PullRequest_commits.json", directory)
+    (_, _, fork), (_, _, reviews) = cassette("PullRequest_pull_reviews.json", directory)
+    interactions = cassette("Repository_pull_requests_accept_sort.json", directory)
     assert interactions[0][1] == 301, "the betamax cassette starts with the rename's redirect"
     renamed = interactions[-1][2][0]
     found = {
@@ -274,10 +281,10 @@ def pulls_from_cassettes() -> dict[str, Pull]:
     return found
 
 
-def reviews_from_devlake() -> dict[tuple[str, int], list[Review]]:
+def reviews_from_devlake(directory: Path = REST_FIXTURES) -> dict[tuple[str, int], list[Review]]:
     """Apache DevLake's real reviews (panjf2000/ants #41, #51, #53; 30 once deduplicated), by pull request."""
     csv.field_size_limit(1 << 26)
-    path = shared_data() / "github" / "rest" / "_raw_github_api_pull_request_reviews.csv"
+    path = directory / "_raw_github_api_pull_request_reviews.csv"
     found: dict[tuple[str, int], list[Review]] = {}
     seen: set[int] = set()
     with path.open(encoding="utf-8", newline="") as handle:
@@ -695,7 +702,9 @@ class FakeGitHub:
         token: str = "ghp_fake_token_for_tests",
         prefix: str = "/api/v3",
         sso_orgs: Iterable[str] = (),
+        schema: GraphQLSchema | None = None,
     ) -> None:
+        self.schema = schema  # None: the connector's subset of GitHub's schema
         self.pulls = list(pulls)
         self.issues = list(issues)
         self.viewer = viewer
@@ -794,7 +803,7 @@ class FakeGitHub:
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             return 400, {}, {"message": "Problems parsing JSON", "documentation_url": DOCS}
         variables = payload.get("variables") or {}
-        schema = github_schema()
+        schema = self.schema or github_schema()
         try:
             document = parse(payload["query"])
         except GraphQLError as exc:

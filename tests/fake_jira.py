@@ -14,8 +14,11 @@ the JQL they get (a real subset: AND/OR/NOT, parentheses, =, !=, <, <=, >, >=, I
 ``site_fields`` (empty unless a test sets it); a searched custom field the site has but an issue lacks
 comes back as ``null``, as Jira sends it.
 
-Issues are the real recorded payloads of ``../shared/data/jira`` (or ``$IMPACT_MINER_SHARED_DATA``),
-copied and changed by the helpers below (resolved, re-keyed, re-dated, re-assigned) where a test needs it.
+Issues are real recorded payloads: by default the trimmed copies in ``tests/fixtures/jira`` (every
+recorded issue, the fields the connector reads, no changelog; made by ``tests/fixtures/make_fixtures.py``),
+with ``recorded=True`` the full recordings of ``../shared/data/jira`` (or ``$IMPACT_MINER_SHARED_DATA``,
+for tests marked ``needs_shared_data``). The helpers below copy and change them (resolved, re-keyed,
+re-dated, re-assigned) where a test needs it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import copy
 import csv
 import functools
 import json
-import os
 import re
 import threading
 import time
@@ -33,22 +35,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parents[1]
+from shared_data import FIXTURES, shared_data
+
 Issue = dict[str, Any]
 
 
-def shared_data() -> Path:
-    """The recorded API payloads: ``$IMPACT_MINER_SHARED_DATA`` or ``../shared/data`` beside the project."""
-    return Path(os.environ.get("IMPACT_MINER_SHARED_DATA") or ROOT.parent / "shared" / "data")
-
-
 def load_issues(name: str) -> list[Issue]:
-    """The issues of one DevLake raw table (its ``data`` column holds one issue's JSON per row).
+    """The issues of one DevLake raw table of the shared recordings (its ``data`` column holds one issue's
+    JSON per row).
 
     Read once per process and shared: treat them as read-only (the helpers below copy before changing).
     """
@@ -57,19 +55,26 @@ def load_issues(name: str) -> list[Issue]:
 
 @functools.cache
 def _load(path: str) -> tuple[Issue, ...]:
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as handle:
+            return tuple(json.load(handle))
     csv.field_size_limit(1 << 30)
     with open(path, newline="", encoding="utf-8") as handle:
         return tuple(json.loads(row["data"]) for row in csv.DictReader(handle))
 
 
-def cloud_catalogue() -> list[Issue]:
+def cloud_catalogue(*, recorded: bool = False) -> list[Issue]:
     """The real Jira Cloud issues (localised, ``+0800``, agile epics, parents, sub-tasks), by key once."""
+    if not recorded:
+        return list(_load(str(FIXTURES / "jira" / "cloud.json")))
     issues = load_issues("_raw_jira_api_issues.csv") + load_issues("_raw_jira_external_epics.csv")
     return list({issue["key"]: issue for issue in issues}.values())
 
 
-def server_catalogue() -> list[Issue]:
+def server_catalogue(*, recorded: bool = False) -> list[Issue]:
     """The real Jira Server issues (issue links, users with name/key and no accountId)."""
+    if not recorded:
+        return list(_load(str(FIXTURES / "jira" / "server.json")))
     return load_issues("_raw_jira_api_issue_relationships.csv")
 
 

@@ -212,6 +212,9 @@ def test_journal_path_precedence(tmp_path: Path) -> None:
     config.write_text('journal = "x"\n')
     with pytest.raises(ConfigError, match=r"must be a table"):
         journal_path({}, config)
+    config.write_text('[journal]\npaht = "j/journal.db"\n')  # would silently use the default journal
+    with pytest.raises(ConfigError, match=r"unknown key `journal.paht`; did you mean `path`\?"):
+        journal_path({}, config)
 
 
 def test_same_person_matches_names_else_identities() -> None:
@@ -273,3 +276,47 @@ def test_cli_journal_list_and_edit_with_editor(
     assert code == 0 and "unchanged" in out
     code, _, err = run("journal", "edit", "9.9")
     assert code == 2 and err.startswith("mine: error: no statement 9.9") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("editor", "message"),
+    [
+        ("false", "the editor 'false' exited with an error or could not start (false: Editing failed); "),
+        (
+            "/nonexistent/bin/editor --wait",
+            "the editor '/nonexistent/bin/editor --wait' (from $VISUAL or $EDITOR) is not installed; ",
+        ),
+        ("{bad_utf8}", "the edited text is not UTF-8 (byte 0xff at offset 0); "),
+        ("{killed}", "the editor '"),
+    ],
+    ids=["false", "missing", "invalid-utf8", "killed"],
+)
+def test_a_failing_editor_exits_2_and_keeps_the_saved_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    editor: str,
+    message: str,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("IMPACT_MINER_JOURNAL", str(path))
+    monkeypatch.delenv("VISUAL", raising=False)
+    scripts = {
+        "bad_utf8": "printf '\\377\\376 not text' > \"$1\"",
+        "killed": "printf 'half' > \"$1\"; kill -9 $$",
+    }
+    for name, body in scripts.items():
+        script = tmp_path / f"{name}.sh"
+        script.write_text(f"#!/bin/sh\n{body}\n")
+        script.chmod(0o755)
+    monkeypatch.setenv("EDITOR", editor.format(**{name: tmp_path / f"{name}.sh" for name in scripts}))
+    Journal(path).save(report([item(1), item(2)]), created_at=T0)
+    before = [(s.id, s.text, s.edited) for run in Journal(path).runs() for s in run.statements]
+    with pytest.raises(SystemExit) as exited:
+        main(["journal", "edit", "1.2"])
+    _, err = capsys.readouterr()
+    assert exited.value.code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mine: error: {message}"), err
+    assert "statement 1.2 is unchanged" in lines[0]
+    assert [(s.id, s.text, s.edited) for run in Journal(path).runs() for s in run.statements] == before

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run_mine as run
+from devices import device
 from gitrepo import ADA, GitRepo, isolate
 from impact_miner.cli import main
 from impact_miner.errors import UsageError
@@ -314,6 +315,110 @@ def test_write_files_is_all_or_nothing(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
 
 
+def test_a_symlink_is_written_through_to_its_target_which_stays_current(tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    target = tmp_path / "reports" / "latest.md"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "report.md"
+    link.symlink_to(Path("reports") / "latest.md")  # relative, as people make them
+    write_files([(link, b"new")])
+    assert link.is_symlink() and os.readlink(link) == str(Path("reports") / "latest.md")
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["latest.md", "report.md", "reports"]
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "r.json"
+    link.symlink_to(tmp_path / "out.json")
+    write_files([(link, b"{}")])
+    assert link.is_symlink() and (tmp_path / "out.json").read_bytes() == b"{}"
+
+
+def test_a_fifo_is_written_to_in_place_after_the_files_are_staged(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_files([(tmp_path / "r.json", b"{}"), (fifo, b"# report\n")])
+    reader.join(5)
+    assert received == [b"# report\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and (tmp_path / "r.json").read_bytes() == b"{}"
+
+
+def test_a_pipe_whose_reader_is_gone_is_one_clear_line(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.close(read)
+    link = tmp_path / "out.md"
+    link.symlink_to(f"/proc/self/fd/{write}")  # what /dev/stdout and >(...) are: a link to a pipe
+    try:
+        if not link.exists():
+            pytest.skip("needs /proc/self/fd (Linux)")
+        with pytest.raises(UsageError) as error:
+            write_files([(link, b"# report\n")])
+    finally:
+        os.close(write)
+    assert (
+        str(error.value)
+        == f"cannot write {link}: nothing reads from it any more (broken pipe) (no file was changed)"
+    )
+
+
+def test_a_character_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    null = device(tmp_path / "null", 1, 3)
+    write_files([(null, b"gone")])
+    assert stat.S_ISCHR(null.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]
+
+
+def test_a_full_device_fails_cleanly_and_changes_no_file(tmp_path: Path) -> None:
+    full = device(tmp_path / "full", 1, 7)
+    kept = tmp_path / "r.md"
+    kept.write_text("before")
+    with pytest.raises(UsageError) as error:
+        write_files([(kept, b"after"), (full, b"x" * 100_000)])
+    assert str(error.value) == (
+        f"cannot write {full}: no space left on the device; free some space and run again "
+        "(no file was changed)"
+    )
+    assert stat.S_ISCHR(full.stat().st_mode) and kept.read_text() == "before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "r.md"]
+
+
+def test_a_disk_that_fills_up_while_staging_leaves_the_old_file_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    kept = tmp_path / "r.md"
+    kept.write_text("before")
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("impact_miner.outputs.os.fsync", full)  # where a full disk surfaces on ext4/NFS
+    with pytest.raises(UsageError) as error:
+        write_files([(tmp_path / "new.json", b"{}"), (kept, b"after")])
+    assert str(error.value) == (
+        f"cannot write {tmp_path / 'new.json'}: no space left on the device; free some space and run again "
+        "(no file was changed)"
+    )
+    assert kept.read_text() == "before"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
+
+
+def test_directories_and_block_devices_are_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"it is a directory, not a file; give a file path"):
+        plan_outputs([str(tmp_path)], "md")
+    block = device(tmp_path / "disk.md", 7, 0, block=True)
+    with pytest.raises(UsageError, match=r"it is a block device, not a file"):
+        plan_outputs([str(block)], None)
+    assert stat.S_ISBLK(block.stat().st_mode)
+
+
 def test_render_targets_adds_the_evidence_appendix_and_bom(tmp_path: Path) -> None:
     targets = [OutputTarget(tmp_path / "r.csv", "csv"), OutputTarget(None, "json")]
     files = render_targets(review_report(), targets, RenderOptions(evidence=True, bom=True))
@@ -390,8 +495,6 @@ def test_appending_to_a_hand_written_file_without_final_newline() -> None:
 # --- the CLI end to end -------------------------------------------------------------------------------
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -34,10 +36,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from clirun import run_mine as run
-from gitrepo import GitRepo, isolate
+from fake_prometheus import INTERRUPTIBLE_MINE, SlowPrometheus
+from gitrepo import GitRepo, git_env, isolate
 from impact_miner.connectors import prometheus
 from impact_miner.connectors.git import connector as git_connector
-from impact_miner.errors import ConfigError, SourceError
+from impact_miner.errors import Cancelled, ConfigError, SourceError
 from impact_miner.metrics import metric_specs
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
@@ -599,3 +602,57 @@ def test_done_when_a_pr_claim_and_the_measured_change_are_in_every_output_format
     assert measured_text in csv_text and "p95 from 320 ms to 218 ms" in csv_text
     docx_text = "\n".join(p.text for p in Document(str(outputs["docx"])).paragraphs)
     assert measured_text in docx_text and claimed_text in docx_text
+
+
+# ---- interrupts -------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_a_fetch_of_40_metrics_makes_no_further_request(tmp_path: Path) -> None:
+    """A real `mine` process, a real SIGINT: the metric being fetched finishes, no other is asked for."""
+    repo = GitRepo.init(tmp_path / "api", user_email="ada@x.io")
+    repo.commit("SEARCH-1: work", {"a.txt": "1\n"}, when=FIRST)
+    env = {**git_env(tmp_path / "home"), "TZ": "UTC", "IMPACT_MINER_CACHE": str(tmp_path / "cache.sqlite3")}
+    env.pop("IMPACT_MINER_CONFIG", None)
+    with SlowPrometheus(delay=0.2) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n' + server.section(40))
+        args = ["--since", "2024-03-01", "--until", "2024-03-21", "--config", str(config), "--no-cache"]
+        process = subprocess.Popen(
+            [sys.executable, "-c", INTERRUPTIBLE_MINE, *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server.wait_for(3)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["mine: interrupted"]
+    assert out == ""
+    assert server.after(interrupted) <= 1, f"{server.after(interrupted)} requests after Ctrl-C"
+    assert len(server.arrivals) < 10
+
+
+def test_a_cancelled_context_stops_between_metrics_and_retry_waits_end_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SlowPrometheus(delay=0.05) as server:
+        context = FetchContext(now=NOW)
+        section = prom_section(server.url, [{"name": f"m{n}", "query": f"up{n}"} for n in range(5)])
+        original = prometheus._attempt
+
+        def then_cancel(*args: Any) -> dict[str, Any]:
+            answer = original(*args)
+            context.cancel.set()  # the interrupt arrives while the first metric is in flight
+            return answer
+
+        monkeypatch.setattr(prometheus, "_attempt", then_cancel)
+        with pytest.raises(Cancelled):
+            prometheus.fetch(Person(), RANGE, section, context)
+        assert len(server.arrivals) == 1
+    started = time.monotonic()
+    FetchContext(now=NOW, cancel=context.cancel).sleep(30)  # the default sleep wakes up when cancelled
+    assert time.monotonic() - started < 1

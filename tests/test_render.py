@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from impact_miner.errors import UsageError
 from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
 from impact_miner.render import render_evidence, render_json, render_markdown, write_atomic
 
@@ -131,5 +132,5 @@ def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
     write_atomic(target, "new")
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
-    with pytest.raises(OSError):
+    with pytest.raises(UsageError, match="No such file or directory"):
         write_atomic(tmp_path / "missing-dir" / "x.md", "x")

@@ -23,6 +23,7 @@ import pytest
 from clirun import run_mine as run
 from fake_github import FakeGitHub, pull
 from fake_jira import SERVER_PAT, FakeJira, resolved, server_catalogue, server_user
+from fake_prometheus import SlowPrometheus
 from gitrepo import GitRepo, git_env, isolate
 from impact_miner.errors import ConfigError, UsageError
 from impact_miner.model import Person, TimeRange
@@ -147,8 +148,6 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
         for key, value in found.env().items():
             monkeypatch.setenv(key, value)
         yield found
-
-
 
 
 def statuses(summary: str) -> dict[str, str]:
@@ -359,6 +358,17 @@ def test_check_row_person_and_overrides() -> None:
     )
 
 
+def test_a_gitlab_username_on_the_roster_is_the_persons_gitlab_identity() -> None:
+    member = check_row({"name": "Ada", "gitlab": "ada.l"}, 4)
+    assert isinstance(member, Member)
+    assert member.person().logins == {"gitlab": "ada.l"}
+    assert check_row({"name": "Ada", "gitlab": "ada l"}, 4) == (
+        "gitlab: 'ada l' is not a GitLab username (letters, digits, _, - and .)"
+    )
+    hashed = check_row({"name": "Ada", "github": "ada"}, 5)
+    assert isinstance(hashed, Member) and hashed.identity() == Member("Ada", 5, github="ada").identity()
+
+
 def test_index_escapes_names_and_lists_people_alphabetically() -> None:
     period = TimeRange(NOW - 14 * DAY, NOW, "2w")
     results = [
@@ -474,3 +484,104 @@ def test_member_spec_drops_the_leads_identity_and_skips_what_the_row_lacks(team:
     assert (report.status, report.detail) == ("skipped", "no jira user on the roster row")
     with pytest.raises(UsageError, match=r"sources.nope is not a source of the config"):
         member_spec(batch, Member("X", 4, ("x@x.io",), overrides={"nope": {}}))
+
+
+# ---- interrupts and what a killed batch leaves behind ------------------------------------------------
+
+
+def slow_batch(tmp_path: Path, server: SlowPrometheus) -> tuple[list[str], dict[str, str]]:
+    """``mine team`` arguments and environment: four people, git plus ten slow metrics each."""
+    repo = GitRepo.init(tmp_path / "api", home=tmp_path / "home")
+    for name, login in PEOPLE:
+        repo.commit(f"Add {login}'s endpoint", {f"{login}.py": "x\n"}, author=(name, f"{login}@x.io"),
+                    when=NOW - 2 * DAY)  # fmt: skip
+    config = tmp_path / "lead.toml"
+    config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n' + server.section(10))
+    roster = tmp_path / "team.csv"
+    roster.write_text("name,emails\n" + "".join(f"{name},{login}@x.io\n" for name, login in PEOPLE))
+    args = [
+        "team",
+        str(roster),
+        "--since",
+        "2w",
+        "--out",
+        str(tmp_path / "reports"),
+        "--jobs",
+        "2",
+        "--no-cache",
+    ]
+    env = {**git_env(tmp_path / "home"), "TZ": "UTC", "IMPACT_MINER_CONFIG": str(config)}
+    return args, {**env, "IMPACT_MINER_CACHE": str(tmp_path / "cache.sqlite3")}
+
+
+def test_sigterm_stops_the_batch_like_ctrl_c_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    with SlowPrometheus(delay=0.2) as server:
+        args, env = slow_batch(tmp_path, server)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "impact_miner", *args], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        server.wait_for(3)
+        stopped = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    assert out == ""  # no summary: the batch did not finish
+    assert err.strip().splitlines()[-1] == "mine: terminated" and "Traceback" not in err
+    assert server.after(stopped) <= 2, f"{server.after(stopped)} requests after SIGTERM"  # one per worker
+    reports = tmp_path / "reports"
+    assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")]
+    assert not (reports / "index.md").exists()
+    for report in reports.glob("*.md"):  # whoever finished is complete, with a manifest
+        assert (reports / ".impact-miner" / f"{report.stem}.json").exists()
+
+
+STALE = (
+    ".ada-lovelace.md.0badc0de.tmp",
+    ".impact-miner/.ada-lovelace.json.1234abcd.tmp",
+    ".index.html.00ff00ff.tmp",
+)
+NOT_OURS = ("notes.tmp", ".ada-lovelace.md.draft", ".impact-miner/.keep.tmp")
+
+
+def stale_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Path]:
+    """A git-only batch for Ada whose output directory holds what a killed batch left there."""
+    isolate(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    repo = GitRepo.init(tmp_path / "api", home=tmp_path / "home")
+    repo.commit("Add search", {"s.py": "x\n"}, author=("Ada Lovelace", "ada@x.io"), when=NOW - 2 * DAY)
+    config = tmp_path / "lead.toml"
+    config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n')
+    roster = tmp_path / "team.csv"
+    roster.write_text("name,emails\nAda Lovelace,ada@x.io\n")
+    out = tmp_path / "reports"
+    (out / ".impact-miner").mkdir(parents=True)
+    for name in (*STALE, *NOT_OURS):
+        (out / name).write_text("half a report")
+    return ["team", str(roster), "--since", "2w", "--out", str(out), "--config", str(config)], out
+
+
+def test_a_later_batch_removes_the_temporary_files_a_killed_one_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, out = stale_batch(tmp_path, monkeypatch)
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert [name for name in STALE if (out / name).exists()] == []
+    assert [name for name in NOT_OURS if (out / name).exists()] == list(NOT_OURS)
+    assert (out / "ada-lovelace.md").exists()
+
+
+def test_a_second_batch_into_the_same_directory_is_refused_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    args, out = stale_batch(tmp_path, monkeypatch)
+    with open(out / ".impact-miner" / "lock", "a") as held:  # as a running batch holds it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = run(capsys, *args)
+    assert code == 2
+    assert err.startswith(f"mine: error: another `mine team` is writing to {out}; wait for it to finish")
+    assert all((out / name).exists() for name in STALE)  # they may be the running batch's
+    assert not (out / "ada-lovelace.md").exists()

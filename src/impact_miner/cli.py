@@ -6,10 +6,14 @@ Heavy modules (pandas, GitPython, network clients, litellm) are imported inside 
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +21,8 @@ from typing import Any, TypeVar
 import click
 
 from impact_miner import __version__
-from impact_miner.errors import MineError, UsageError
+from impact_miner.errors import MineError, Terminated, UsageError
+from impact_miner.terminal import escape_json_controls, terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,12 +34,28 @@ TIME_HELP = (
 )
 
 
+def _not_blank(_ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse ``--tz ''`` and the like: an empty value would otherwise silently mean the default."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if item is not None and not item.strip():
+            name = param.opts[0] if param.opts else param.name
+            raise UsageError(f"{name} is empty; give a value or leave the option out (see mine --help)")
+    return value
+
+
 def run_options(command: F) -> F:
     """The options shared by every command that mines a range."""
     options = [
         click.option("--since", metavar="SPEC", help=f"Start of the range (default 2w): {TIME_HELP}."),
         click.option("--until", metavar="SPEC", help="End of the range, same forms (default: end of today)."),
-        click.option("--repo", "repos", multiple=True, metavar="PATH", help="Git repository (repeatable)."),
+        click.option(
+            "--repo",
+            "repos",
+            multiple=True,
+            metavar="PATH",
+            callback=_not_blank,
+            help="Git repository (repeatable).",
+        ),
         click.option(
             "--author",
             "authors",
@@ -43,10 +64,17 @@ def run_options(command: F) -> F:
             help="Your git identity (repeatable); overrides [me] and user.email.",
         ),
         click.option(
-            "--config", metavar="FILE", help="Config file (default: $IMPACT_MINER_CONFIG or platform dir)."
+            "--config",
+            metavar="FILE",
+            callback=_not_blank,
+            help="Config file (default: $IMPACT_MINER_CONFIG or platform dir).",
         ),
         click.option(
-            "--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ, system)."
+            "--tz",
+            "timezone",
+            metavar="ZONE",
+            callback=_not_blank,
+            help="Time zone such as Europe/Berlin (default: $TZ, system).",
         ),
         click.option(
             "--out",
@@ -60,16 +88,20 @@ def run_options(command: F) -> F:
         click.option(
             "--model",
             metavar="NAME",
+            callback=_not_blank,
             help="Write statements with this litellm model (openai/gpt-4o-mini, ollama/llama3.1, ...); "
             "'offline' (the default) uses none.",
         ),
-        click.option("--api-base", metavar="URL", help="An OpenAI-compatible server for --model."),
+        click.option(
+            "--api-base", metavar="URL", callback=_not_blank, help="An OpenAI-compatible server for --model."
+        ),
         click.option(
             "--local-only", is_flag=True, help="Refuse any model not on this machine (ollama, localhost)."
         ),
         click.option(
             "--framework",
             metavar="NAME|FILE",
+            callback=_not_blank,
             help="Competencies: leadership-principles (default), engineering-ladder, or a TOML file.",
         ),
         click.option(
@@ -104,6 +136,7 @@ def run_options(command: F) -> F:
     "--append",
     metavar="FILE",
     type=click.Path(dir_okay=False),
+    callback=_not_blank,
     help="Add this period as a dated section to the Markdown brag document FILE (created if missing).",
 )
 @click.option("--evidence", is_flag=True, help="CSV: also write the evidence appendix as NAME.evidence.csv.")
@@ -145,7 +178,12 @@ def evidence(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
 
 
 @cli.command()
-@click.option("--config", metavar="FILE", help="Where to write (default: the platform config path).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    callback=_not_blank,
+    help="Where to write (default: the platform config path).",
+)
 @click.pass_context
 def init(ctx: click.Context, config: str | None) -> None:
     """Write a commented starter config; never overwrites an existing file."""
@@ -157,7 +195,7 @@ def init(ctx: click.Context, config: str | None) -> None:
 
 
 @cli.command()
-@click.option("--config", metavar="FILE", help="Config file to read.")
+@click.option("--config", metavar="FILE", callback=_not_blank, help="Config file to read.")
 @click.pass_context
 def sources(ctx: click.Context, config: str | None) -> None:
     """List the installed source types and which are configured."""
@@ -215,7 +253,9 @@ def journal_group() -> None:
 
 
 @journal_group.command(name="list")
-@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.option(
+    "--config", metavar="FILE", callback=_not_blank, help="Config file whose [journal] path to use."
+)
 @click.pass_context
 def journal_list(ctx: click.Context, config: str | None) -> None:
     """Every saved run, oldest first, with its statements and their ids (RUN.N)."""
@@ -225,7 +265,7 @@ def journal_list(ctx: click.Context, config: str | None) -> None:
     runs = journal.runs()
     click.echo(f"Journal: {journal.path} ({len(runs)} saved runs)")
     for run in runs:
-        click.echo(
+        _echo(
             f"#{run.id}  saved {run.created_at.astimezone():%Y-%m-%d %H:%M}  "
             f"{run.person.name or '(unnamed)'}  "
             f"{run.range.since:%Y-%m-%d %H:%M} → {run.range.until:%Y-%m-%d %H:%M} ({run.range.spec})  "
@@ -233,14 +273,16 @@ def journal_list(ctx: click.Context, config: str | None) -> None:
         )
         for statement in run.statements:
             mark = "  (edited)" if statement.edited else ""
-            click.echo(f"    {statement.id:<7} {statement.title}{mark}")
+            _echo(f"    {statement.id:<7} {statement.title}{mark}")
     if not runs:
         click.echo("  nothing saved yet: run `mine --since 2w --save`")
 
 
 @journal_group.command(name="edit")
 @click.argument("statement_id", metavar="ID")
-@click.option("--config", metavar="FILE", help="Config file whose [journal] path to use.")
+@click.option(
+    "--config", metavar="FILE", callback=_not_blank, help="Config file whose [journal] path to use."
+)
 @click.pass_context
 def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> None:
     """Open statement ID (as `mine journal list` prints it, e.g. 3.2) in $EDITOR and keep your version."""
@@ -249,7 +291,7 @@ def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> N
     journal = Journal(_journal_path(config or (ctx.obj or {}).get("config")))
     current = journal.statement(statement_id)
     run = next((r for r in journal.runs() if r.id == current.run_id), None)
-    edited = click.edit(edit_buffer(current, run), extension=".md", require_save=False)
+    edited = _edit_in_editor(edit_buffer(current, run), current.id)
     text = read_edit_buffer(edited) if edited is not None else current.text.strip()
     if not text:
         raise UsageError(f"the edited statement {current.id} is empty; nothing was saved")
@@ -292,8 +334,19 @@ def review(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
     "--jobs", "-j", type=click.IntRange(1, 64), default=4, show_default=True, help="People run at once."
 )
 @click.option("--force", is_flag=True, help="Rerun people whose reports are already complete.")
-@click.option("--config", metavar="FILE", help="The lead's config: sources, credentials, [team.limits.*].")
-@click.option("--tz", "timezone", metavar="ZONE", help="Time zone such as Europe/Berlin (default: $TZ).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    callback=_not_blank,
+    help="The lead's config: sources, credentials, [team.limits.*].",
+)
+@click.option(
+    "--tz",
+    "timezone",
+    metavar="ZONE",
+    callback=_not_blank,
+    help="Time zone such as Europe/Berlin (default: $TZ).",
+)
 @click.option("--refresh", is_flag=True, help="Refetch everything instead of using the local cache.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the local cache.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -308,6 +361,41 @@ def team(ctx: click.Context, /, roster: str, **options: Any) -> None:
     ctx.exit(_team(roster, **options))
 
 
+def _edit_in_editor(text: str, statement_id: str) -> str | None:
+    """``text`` as edited in ``$VISUAL``/``$EDITOR`` (click's choice when neither is set).
+
+    An editor that is missing, fails or exits non-zero, or saves text that is not UTF-8, is a
+    UsageError (exit 2): nothing is saved and the statement stays as it was.
+    """
+    import shlex
+    import shutil
+
+    unchanged = f"statement {statement_id} is unchanged"
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or None
+    if editor is not None:
+        try:
+            program = shlex.split(editor)[0]
+        except (ValueError, IndexError):
+            program = ""
+        if not program or shutil.which(program) is None:
+            raise UsageError(
+                f"the editor {editor!r} (from $VISUAL or $EDITOR) is not installed; {unchanged}. Set "
+                "EDITOR to an editor you have, e.g. EDITOR=nano"
+            )
+    try:
+        return click.edit(text, editor=editor, extension=".md", require_save=False)
+    except click.ClickException as exc:
+        raise UsageError(
+            f"the editor {editor or '(click default)'!r} exited with an error or could not start "
+            f"({exc.format_message()}); {unchanged}. Fix $EDITOR or run again"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"the edited text is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            f"{unchanged}. Save the file as UTF-8"
+        ) from None
+
+
 def _journal_path(config: str | None) -> Path:
     from impact_miner.config import config_path
     from impact_miner.journal import journal_path
@@ -318,17 +406,22 @@ def _journal_path(config: str | None) -> Path:
     return journal_path(os.environ, path)
 
 
-def _save_run(report: Any, options: dict[str, Any]) -> None:
-    """``--save``: record the run in the journal."""
+def _save_run(report: Any, options: dict[str, Any]) -> MineError | None:
+    """``--save``: record the run in the journal; a journal that cannot take it is returned, not raised,
+    so that the report is still written before ``mine`` says so."""
     from impact_miner.journal import Journal
 
     journal = Journal(_journal_path(options.get("config")))
-    run_id = journal.save(report, created_at=datetime.now(UTC))
+    try:
+        run_id = journal.save(report, created_at=datetime.now(UTC))
+    except MineError as exc:
+        return exc
     click.echo(
         f"Saved run #{run_id} ({len(report.evidence)} items, {len(report.projects)} statements) "
         f"to {journal.path}",
         err=True,
     )
+    return None
 
 
 def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
@@ -341,7 +434,7 @@ def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
     if binary_stdout and sys.stdout.isatty():
         raise UsageError("DOCX is binary: use --out r.docx, or redirect stdout")
     journal = Journal(_journal_path(options.get("config")))
-    spec = _spec({**options, "since": options.get("since") or "6m"})
+    spec = _spec({**options, "since": _given(options.get("since"), "6m")})
     result = compose_review(spec, journal, _progress())
     for note in result.notes:
         _warn(note)
@@ -368,7 +461,7 @@ def _team(
 
     loaded = read_roster(Path(roster))
     run = RunOptions(
-        since=options.get("since") or "6m",
+        since=_given(options.get("since"), "6m"),
         until=options.get("until"),
         config=options.get("config"),
         timezone=options.get("timezone"),
@@ -378,15 +471,16 @@ def _team(
     config = read_config(run, os.environ)
     for warning in config.warnings:
         _warn(warning)
+    base = resolve_run(run, config, now=datetime.now(UTC), env=os.environ)
     batch = TeamBatch(
         roster=loaded,
-        base=resolve_run(run, config, now=datetime.now(UTC), env=os.environ),
+        base=base,
         lead_sections=config.sections,
         out_dir=Path(out_dir).expanduser(),
         formats=tuple(dict.fromkeys(normalise_format(f) for f in formats or ("markdown",))),
         jobs=jobs,
         force=force,
-        limiter=SourceLimiter(read_limits(config.path)),
+        limiter=SourceLimiter(read_limits(config.path), cancel=base.cancel),
         env=os.environ,
     )
     if sys.stderr.isatty():
@@ -394,7 +488,7 @@ def _team(
             result = run_team(batch, display)
     else:
         result = run_team(batch)
-    click.echo(summary_table(result.results))
+    _echo(summary_table(result.results))
     click.echo(f"Index: {result.index_files[0]} and {result.index_files[1].name}")
     return EXIT_PARTIAL if result.exit_partial else EXIT_OK
 
@@ -405,11 +499,16 @@ def _merge(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if v not in (None, (), False) else parent.get(k, v)) for k, v in options.items()}
 
 
+def _given(value: str | None, default: str) -> str:
+    """An option's value, or ``default`` when it was left out; ``--since ''`` stays empty and is refused."""
+    return default if value is None else value
+
+
 def _spec(options: dict[str, Any]) -> Any:
     from impact_miner.runspec import RunOptions, read_config, resolve_run
 
     run = RunOptions(
-        since=options.get("since") or "2w",
+        since=_given(options.get("since"), "2w"),
         until=options.get("until"),
         config=options.get("config"),
         repos=tuple(options.get("repos") or ()),
@@ -470,8 +569,7 @@ def _report(
     if evidence and not any(t.format == "csv" for t in targets):
         _warn("--evidence only adds the CSV evidence appendix; no CSV output was asked for")
     report = build_report(_spec(options), _progress())
-    if options.get("save"):
-        _save_run(report, options)
+    unsaved = _save_run(report, options) if options.get("save") else None
     files = render_targets(report, targets, render)
     notes = [f"Wrote {path}" for path, _ in files if path is not None]
     if brag is not None:
@@ -482,6 +580,8 @@ def _report(
     if sys.stderr.isatty():
         for note in notes:
             click.echo(note, err=True)
+    if unsaved is not None:  # the report is out; now say the journal could not take it (exit 2)
+        raise unsaved
     return _exit_code(report)
 
 
@@ -513,9 +613,12 @@ def _show_prompt(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
         raise UsageError("--show-prompt needs a model: pass --model NAME or set model in [llm]")
     report = gather_evidence(spec, _progress())
     requests = prompt_requests(report.projects, report.evidence, spec.llm)
-    text = json.dumps(requests, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else None
+    if fmt == "json":
+        text = escape_json_controls(json.dumps(requests, indent=2, ensure_ascii=False)) + "\n"
+    else:
+        text = format_prompt_requests(requests)
     path = Path(out[0]).expanduser() if out else None
-    _emit([(path, (text or format_prompt_requests(requests)).encode("utf-8"))])
+    _emit([(path, text.encode("utf-8"))])
     return _exit_code(report)
 
 
@@ -534,12 +637,30 @@ def _emit(files: list[tuple[Path | None, bytes]], *, binary: bool = False) -> No
     for path, data in files:
         if path is not None:
             continue
-        if binary:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            click.echo(data.decode("utf-8"), nl=False)
+        try:
+            if binary:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            else:
+                click.echo(terminal_text(data.decode("utf-8")), nl=False)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            _detach_stdout()
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            reason = "no space left on the device; free some space" if full else f"{exc.strerror or exc};"
+            raise UsageError(f"cannot write to standard output: {reason} or use --out FILE") from None
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device, so the unwritten rest is not retried (and fails again) at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to detach
+        pass
 
 
 def _progress() -> Callable[[str], None] | None:
@@ -554,8 +675,41 @@ def _style(text: str, **styles: Any) -> str:
     return click.style(text, **styles)
 
 
+def _echo(text: str) -> None:
+    """Print a line that holds untrusted text (titles, names, reasons) without its control characters."""
+    click.echo(terminal_text(text))
+
+
 def _warn(message: str) -> None:
-    click.echo(_style(f"mine: warning: {message}", fg="yellow"), err=True)
+    click.echo(_style(terminal_text(f"mine: warning: {message}"), fg="yellow"), err=True)
+
+
+def click_message(exc: click.ClickException) -> str:
+    """click's error as one line like ours: ``No such option '--x'; see mine --help`` (no usage block)."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx is not None else "mine"
+        return f"{message.rstrip('.')}; see {where} --help"
+    return message
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While mining, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread, so a
+    ``kill`` cleans up exactly like Ctrl-C: fetches stop, temporary files go, finished files stay."""
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -563,28 +717,29 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("IMPACT_MINER_DEBUG"))
     try:
-        code = cli.main(args=args, prog_name="mine", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            code = cli.main(args=args, prog_name="mine", standalone_mode=False)
     except MineError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(_style(f"mine: error: {exc}", fg="red"), err=True)
+        click.echo(_style(terminal_text(f"mine: error: {exc}"), fg="red"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("mine: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
+        click.echo(_style(f"mine: error: {click_message(exc)}", fg="red"), err=True)
+        sys.exit(EXIT_USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        stop = exc.__cause__ if isinstance(exc, click.exceptions.Abort) else exc  # click wraps Ctrl-C
+        if isinstance(stop, Terminated):
+            click.echo("mine: terminated", err=True)
+            sys.exit(128 + stop.signum)
         click.echo("mine: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(
-            f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True
-        )
+        bug = f"mine: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+        click.echo(terminal_text(bug), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -11,15 +11,22 @@ readable by other users.
 
 An optional ``[llm]`` table configures the model writer (reference: ``llm_writer.py``); its ``api_key``
 and ``api_base`` may be secret references too.
+
+Unknown keys are errors (exit 2) that name the key and the closest known one: a misspelt key
+(``include_merge``, ``enable``) would otherwise silently change what runs. The top-level tables, ``[me]``
+and ``[llm]`` are checked here; each ``[sources.NAME]`` against the keys its connector declares
+(:func:`impact_miner.registry.check_options`); ``[team.limits.NAME]`` by ``team.read_limits``.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import signal
 import stat
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -31,6 +38,9 @@ ENV_VAR = "IMPACT_MINER_CONFIG"
 SECRET_KEYS = frozenset({"token", "password", "api_key", "secret", "private_token", "api_token"})
 SECRET_PREFIXES = ("env:", "cmd:", "file:")
 COMMAND_TIMEOUT_SECONDS = 30
+TOP_LEVEL_KEYS = frozenset({"me", "sources", "llm", "journal", "team"})
+ME_KEYS = frozenset({"name", "emails", "names", "timezone", "logins"})
+JOURNAL_KEYS = frozenset({"path"})  # read by journal.journal_path
 
 
 @dataclass
@@ -84,7 +94,10 @@ def parse_config(
 ) -> Config:
     """Validate a parsed TOML document and resolve its secret references."""
     config = Config(path=path)
+    check_keys(data, TOP_LEVEL_KEYS, "", path)
     me = _table(data.get("me", {}), "me", path)
+    check_keys(me, ME_KEYS, "me", path)
+    check_keys(_table(data.get("journal", {}), "journal", path), JOURNAL_KEYS, "journal", path)
     config.person = Person(
         name=_string(me.get("name", ""), "me.name", path),
         emails=_strings(me.get("emails", []), "me.emails", path),
@@ -102,7 +115,10 @@ def parse_config(
         source_type = section.get("type")
         if not isinstance(source_type, str) or not source_type:
             raise ConfigError(f'config {path}: [{where}] needs a `type`, e.g. type = "git"')
-        if section.get("enabled", True) is False:
+        enabled = section.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"config {path}: {where}.enabled must be true or false, e.g. enabled = false")
+        if not enabled:
             continue
         options: dict[str, Any] = {}
         for key, value in section.items():
@@ -150,7 +166,7 @@ def _llm_table(
     llm: dict[str, Any] = {}
     for key, item in table.items():
         if key not in LLM_KEYS:
-            raise ConfigError(f"config {path}: [llm] has no key `{key}`; known keys: {', '.join(LLM_KEYS)}")
+            raise ConfigError(f"config {path}: [llm] has no key `{key}`; {_suggestion(key, LLM_KEYS)}")
         types, example = LLM_KEYS[key]
         if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
             raise ConfigError(f"config {path}: [llm] {key} must be {example}")
@@ -170,6 +186,31 @@ def _llm_table(
     return llm
 
 
+def check_keys(table: Mapping[str, Any], known: Iterable[str], where: str, path: Path | None) -> None:
+    """Refuse a key of ``table`` (at ``where``, e.g. ``sources.code``) that is not in ``known``."""
+    names = frozenset(known)
+    for key in table:
+        if key not in names:
+            raise ConfigError(unknown_key_message(key, names, where, path))
+
+
+def unknown_key_message(key: str, known: Iterable[str], where: str, path: Path | None = None) -> str:
+    """``unknown key `sources.code.include_merge`; did you mean `include_merges`?`` (or the known keys)."""
+    full = f"{where}.{key}" if where else key
+    prefix = f"config {path}: " if path is not None else ""
+    return f"{prefix}unknown key `{full}`; {_suggestion(key, known)}"
+
+
+def _suggestion(key: str, known: Iterable[str]) -> str:
+    """``did you mean `x`?`` for the closest known key (ignoring case), else the list of known keys."""
+    names = sorted(known)
+    by_folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(key.casefold(), list(by_folded), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{by_folded[close[0]]}`?"
+    return f"known keys: {', '.join(names)}"
+
+
 def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
     """Resolve an ``env:``, ``cmd:`` or ``file:`` reference; the secret itself never appears in errors."""
     kind, _, target = value.partition(":")
@@ -187,18 +228,52 @@ def resolve_secret(value: str, where: str, env: Mapping[str, str]) -> str:
         except OSError as exc:
             raise ConfigError(f"{where}: cannot read {secret_file} ({exc.strerror}); fix the path") from None
     try:
-        done = subprocess.run(
-            target, shell=True, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
-        )
+        done = run_command(target, COMMAND_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         raise ConfigError(
-            f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS} s"
+            f"{where}: command {target!r} did not finish in {COMMAND_TIMEOUT_SECONDS:g} s and was stopped; "
+            "make it answer without waiting for input, or use env: or file: instead"
         ) from None
     output = done.stdout.strip().splitlines()
     if done.returncode != 0 or not output:
         reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}, no output"])[0]
         raise ConfigError(f"{where}: command {target!r} failed: {reason}")
     return output[0]
+
+
+def run_command(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in a shell, in a session of its own, and return its output.
+
+    On a timeout (``TimeoutExpired``) or an interrupt the whole process group is killed, so nothing the
+    command started (``sleep 100 &``, a pipeline, a subshell) is left running. The command keeps
+    stdin but has no controlling terminal: it cannot open ``/dev/tty`` to prompt.
+    """
+    with subprocess.Popen(
+        command,
+        shell=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            _kill_group(process)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group ``process`` leads (its own session), or just it where groups are missing."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            process.kill()
+    except ProcessLookupError:
+        pass
 
 
 def write_starter_config(path: Path) -> None:

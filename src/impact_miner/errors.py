@@ -19,3 +19,19 @@ class ConfigError(MineError):
 
 class SourceError(MineError):
     """A source that cannot be read; connectors raise it so coverage shows the message verbatim."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it takes Ctrl-C's path: fetches stop, temporary files
+    are removed, and ``mine`` exits with 128 + the signal number (143)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Cancelled(BaseException):
+    """The run was interrupted: a fetch saw :attr:`FetchContext.cancel` set and stopped early.
+
+    A BaseException so that a source's ``except Exception`` does not report it as a failed source.
+    """

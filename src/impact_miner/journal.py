@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from impact_miner.config import JOURNAL_KEYS, check_keys
 from impact_miner.errors import ConfigError, MineError
 from impact_miner.model import Evidence, Person, Report, SourceReport, TimeRange, Writer
 
@@ -165,6 +166,7 @@ def journal_path(env: Mapping[str, str], config_file: Path | None) -> Path:
         table = data.get("journal", {})
         if not isinstance(table, dict):
             raise ConfigError(f"config {config_file}: `journal` must be a table, e.g. [journal]")
+        check_keys(table, JOURNAL_KEYS, "journal", config_file)
         configured = table.get("path")
         if configured is not None:
             if not isinstance(configured, str) or not configured.strip():
@@ -211,8 +213,15 @@ class Journal:
         ``checkpoint(stage)`` is called inside the transaction after each stage (``run``, ``evidence``,
         ``projects``); tests use it to kill a save half way.
         """
-        step = checkpoint or (lambda _stage: None)
-        created = created_at.astimezone(UTC)
+        try:
+            return self._save(report, created_at.astimezone(UTC), checkpoint or (lambda _stage: None))
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file: nothing was written
+            raise JournalError(
+                f"journal {self.path}: the run was not saved ({exc}); free some space or set {ENV_VAR} to a "
+                "writable place, then save again (earlier runs are intact)"
+            ) from None
+
+    def _save(self, report: Report, created: datetime, step: Checkpoint) -> int:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (created_at, person_name, person_json, range_spec, since, until, since_utc,"

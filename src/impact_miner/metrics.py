@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from impact_miner.config import unknown_key_message
 from impact_miner.errors import ConfigError
 from impact_miner.model import Evidence, Project, SourceReport, TimeRange
 
@@ -46,6 +47,7 @@ DEFAULT_WINDOW = timedelta(days=7)
 DEFAULT_MIN_POINTS = 3
 DEFAULT_NOISE_SIGMAS = 2.0
 BETTER = ("lower", "higher")
+METRIC_KEYS = frozenset({"name", "unit", "scale", "better", "links", "window"})  # and query, for queries
 FACT_PREFIX = "measured."
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)", re.I)
 DURATION_UNITS = {
@@ -131,6 +133,10 @@ def metric_spec(raw: Any, where: str, *, needs_query: bool, default_window: time
     """One ``[[sources.NAME.metrics]]`` table, validated: name, unit, scale, better, links (and query)."""
     if not isinstance(raw, dict):
         raise ConfigError(f'{where} must be a table, e.g. [[sources.prod.metrics]] with name = "..."')
+    known = METRIC_KEYS | ({"query"} if needs_query else set())
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{where}: {unknown_key_message(key, known, '')}")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f'{where} needs a `name`, e.g. name = "search p95 latency"')

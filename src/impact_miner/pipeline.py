@@ -6,6 +6,7 @@ the connectors).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from impact_miner.model import (
     TimeRange,
     Writer,
 )
-from impact_miner.registry import Connector, FetchContext
+from impact_miner.registry import Connector, FetchContext, check_options
 from impact_miner.store import Cache
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class RunSpec:
     llm: LLMOptions | None = None  # a model to write statements with; None: the offline writer only
     framework: str | None = None  # competency framework (built-in name or TOML path); None: the default
     skipped: list[SourceReport] = field(default_factory=list)  # implicit sources that could not be used
+    cancel: threading.Event = field(default_factory=threading.Event)  # set: the run was interrupted
 
 
 def check_sources(spec: RunSpec) -> RunSpec:
@@ -60,6 +62,7 @@ def check_sources(spec: RunSpec) -> RunSpec:
     configured = any(not section.implicit for _, section in spec.sources)
     for connector, section in spec.sources:
         try:
+            check_options(connector, section)
             if connector.check is not None:
                 connector.check(section)
             if connector.check_person is not None:
@@ -80,9 +83,13 @@ def collect(
 
     Returns the evidence (deduplicated by id), one SourceReport per source, and the person with the
     identities the connectors actually used added.
+
+    An interrupt (Ctrl-C, SIGTERM) sets ``spec.cancel``: sources not yet started never start, running
+    ones stop at their next check, and the interrupt goes on. A ``spec.cancel`` set by someone else (a
+    batch being stopped) raises :class:`~impact_miner.errors.Cancelled` here instead of a report.
     """
 
-    context = FetchContext(now=spec.now, cache=spec.cache, progress=progress)
+    context = FetchContext(now=spec.now, cache=spec.cache, progress=progress, cancel=spec.cancel)
 
     def fetch(connector: Connector, section: SourceSection) -> FetchResult:
         if progress:
@@ -94,8 +101,16 @@ def collect(
             return FetchResult([], SourceReport(section.name, "failed", 0, reason, connector.type))
 
     workers = max(1, min(spec.max_workers, len(spec.sources)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
-        results = list(pool.map(lambda pair: fetch(*pair), spec.sources))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source")
+    try:
+        futures = [pool.submit(fetch, connector, section) for connector, section in spec.sources]
+        results = [future.result() for future in futures]
+    except BaseException:
+        spec.cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    context.check_cancelled()
 
     evidence: dict[str, Evidence] = {}
     person = replace(spec.person, emails=list(spec.person.emails), names=list(spec.person.names))

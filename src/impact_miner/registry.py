@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from impact_miner.errors import ConfigError
+from impact_miner.config import unknown_key_message
+from impact_miner.errors import Cancelled, ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
 if TYPE_CHECKING:
@@ -38,6 +41,10 @@ class FetchContext:
 
     ``now`` decides which windows had already ended (and may be cached); ``cache`` is ``None`` when
     caching is off; ``sleep`` is replaced in tests so rate-limit waits take no time.
+
+    ``cancel`` is set when the run is interrupted (Ctrl-C, SIGTERM, another worker of a batch): a
+    connector checks it between requests (:meth:`check_cancelled`) and stops, and the default
+    ``sleep`` wakes up as soon as it is set, so a retry or rate-limit wait never holds up the exit.
     """
 
     now: datetime
@@ -45,6 +52,19 @@ class FetchContext:
     sleep: Callable[[float], None] = field(default=time.sleep)
     progress: Callable[[str], None] | None = None
     throttle: Throttle | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.sleep is time.sleep:
+            self.sleep = self._sleep_until_cancelled
+
+    def _sleep_until_cancelled(self, seconds: float) -> None:
+        self.cancel.wait(seconds)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`~impact_miner.errors.Cancelled` if the run was interrupted."""
+        if self.cancel.is_set():
+            raise Cancelled()
 
 
 FetchFunction = Callable[[Person, TimeRange, SourceSection, FetchContext], FetchResult]
@@ -59,7 +79,10 @@ class Connector:
     fetch and raises :class:`~impact_miner.errors.MineError` for bad input (exit 2); ``check_person``
     does the same for what the section needs to know about the person (git: an identity to match).
     ``implicit`` is the section used when the config names no source of this type (``None``: the
-    type is off unless configured).
+    type is off unless configured). ``options`` are the keys a ``[sources.NAME]`` table of this type
+    accepts (``type`` and ``enabled`` always are); any other key is refused before anything is
+    fetched, naming the closest known one. ``None``: keys are not checked (a third-party connector
+    that does not declare them).
     """
 
     type: str
@@ -68,6 +91,20 @@ class Connector:
     check: Callable[[SourceSection], None] | None = None
     implicit: Callable[[], SourceSection | None] | None = None
     check_person: Callable[[SourceSection, Person], None] | None = None
+    options: frozenset[str] | None = None
+
+
+COMMON_OPTIONS = frozenset({"type", "enabled"})
+
+
+def check_options(connector: Connector, section: SourceSection, config_file: Path | None = None) -> None:
+    """Refuse a key of ``section`` that ``connector`` does not declare (see :attr:`Connector.options`)."""
+    if connector.options is None:
+        return
+    known = connector.options | COMMON_OPTIONS
+    for key in section.options:
+        if key not in known:
+            raise ConfigError(unknown_key_message(key, known, f"sources.{section.name}", config_file))
 
 
 def available() -> dict[str, Connector]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from impact_miner.metrics import TABLE_HEADER, table_cells
 from impact_miner.model import Report
 from impact_miner.outputs import GroupBy, group_statements
+from impact_miner.terminal import escape_json_controls, terminal_text
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -70,7 +69,7 @@ def render_json(report: Report, group_by: GroupBy = "project") -> str:
             }
             for g in group_statements(report, group_by)
         ]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return escape_json_controls(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def report_templates(*, autoescape: bool) -> Environment:
@@ -98,9 +97,10 @@ def render_markdown(report: Report, group_by: GroupBy = "project") -> str:
         f"{source}: {value if isinstance(value, str) else ', '.join(value)}"
         for source, value in report.person.identities().items()
     )
-    return env.get_template("report.md.j2").render(
+    text = env.get_template("report.md.j2").render(
         report=report, groups=group_statements(report, group_by), identities=identities or "none"
     )
+    return terminal_text(text)
 
 
 def markdown_text(text: str) -> str:
@@ -112,15 +112,18 @@ def markdown_text(text: str) -> str:
 
 
 def render_evidence(report: Report, fmt: str) -> str:
-    """The evidence table: ``table`` for a person at a terminal, ``csv`` or ``json`` for machines."""
+    """The evidence table: ``table`` for a person at a terminal, ``csv`` or ``json`` for machines.
+
+    The table and CSV hold no control characters; JSON keeps them, escaped (:mod:`impact_miner.terminal`).
+    """
     rows = [e.to_dict() for e in report.evidence]
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+        return escape_json_controls(json.dumps(rows, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "csv":
         from impact_miner.render_csv import render_evidence_csv
 
         return render_evidence_csv(report)
-    flat = [{c: _cell(row[c]) for c in EVIDENCE_COLUMNS} for row in rows]
+    flat = [{c: terminal_text(_cell(row[c])) for c in EVIDENCE_COLUMNS} for row in rows]
     if not flat:
         return "No evidence in range.\n"
     import pandas as pd
@@ -140,16 +143,11 @@ def _cell(value: Any) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one."""
-    path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a torn one.
+
+    The same write as every output's (:func:`impact_miner.outputs.write_files`): through a symlink to
+    its target, straight into a FIFO or device, and a :class:`~impact_miner.errors.UsageError` on failure.
+    """
+    from impact_miner.outputs import write_files
+
+    write_files([(path.expanduser(), text.encode("utf-8"))])

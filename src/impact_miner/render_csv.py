@@ -13,6 +13,9 @@ Evidence appendix (``--evidence``): one row per evidence item with every field o
 Cells: UTF-8 (``--bom`` prefixes a byte-order mark so Excel detects it), lists one item per line
 inside the cell, booleans ``true``/``false``, datetimes ISO 8601 as in the report JSON.
 
+A CSV file keeps every character of the text (quoted where needed), control characters included;
+printed to standard output, they are removed like everywhere else (:mod:`impact_miner.terminal`).
+
 Formula injection: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return gets a leading apostrophe, so a spreadsheet shows it as text instead of evaluating it (a PR
 titled ``=HYPERLINK(...)`` stays a title). A cell that is a plain decimal number such as ``-12`` or

@@ -27,6 +27,7 @@ from impact_miner.outputs import (
     report_summary,
 )
 from impact_miner.render import report_templates
+from impact_miner.terminal import terminal_text
 
 # Series colours (Okabe-Ito hues darkened): each has at least 3:1 contrast on white, as WCAG asks of
 # graphical objects, and they stay distinct under the common colour-vision deficiencies.
@@ -129,7 +130,7 @@ def render_html(report: Report, group_by: GroupBy = "project") -> str:
         (source, value if isinstance(value, str) else ", ".join(value))
         for source, value in report.person.identities().items()
     ]
-    return env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         report=report,
         title=title,
         range_label=range_label(report),
@@ -140,6 +141,7 @@ def render_html(report: Report, group_by: GroupBy = "project") -> str:
         by_competency=group_by == "competency",
         version=__version__,
     )
+    return terminal_text(page)
 
 
 def _when(moment: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from impact_miner.config import Config, config_path, load_config
@@ -13,7 +14,7 @@ from impact_miner.llm_writer import LLMOptions, check_local, is_offline
 from impact_miner.model import Person, SourceSection, Writer
 from impact_miner.pipeline import RunSpec
 from impact_miner.redact import compile_patterns
-from impact_miner.registry import Connector, available, lookup
+from impact_miner.registry import Connector, available, check_options, lookup
 from impact_miner.store import Cache, default_cache_path
 from impact_miner.timerange import resolve_range, resolve_timezone
 
@@ -58,7 +59,7 @@ def resolve_run(
     return RunSpec(
         person=person_for(config.person, options.authors),
         time_range=time_range,
-        sources=sources_for(config.sections, options.repos, connectors),
+        sources=sources_for(config.sections, options.repos, connectors, config.path),
         now=now,
         cache=Cache(default_cache_path(env or {}), refresh=options.refresh) if options.use_cache else None,
         writer=writer_for(llm),
@@ -109,9 +110,14 @@ def writer_for(llm: LLMOptions | None) -> Writer:
 
 
 def person_for(person: Person, authors: tuple[str, ...]) -> Person:
-    """``--author`` values (emails or names) replace the configured git identities."""
+    """``--author`` values (emails or names) replace the configured git identities; a blank one is refused."""
     if not authors:
         return person
+    if any(not author.strip() for author in authors):
+        raise UsageError(
+            "--author is empty; give an email or a name, e.g. --author ada@example.com "
+            '--author "Ada Lovelace", or leave it out to use [me] and git config user.email'
+        )
     return replace(
         person,
         emails=[a.strip() for a in authors if "@" in a],
@@ -120,12 +126,18 @@ def person_for(person: Person, authors: tuple[str, ...]) -> Person:
 
 
 def sources_for(
-    sections: list[SourceSection], repos: tuple[str, ...], connectors: dict[str, Connector]
+    sections: list[SourceSection],
+    repos: tuple[str, ...],
+    connectors: dict[str, Connector],
+    config_file: Path | None = None,
 ) -> list[tuple[Connector, SourceSection]]:
     """Configured sections, plus each connector's implicit section when its type is not configured.
 
-    ``--repo`` replaces every configured git source with one on the given paths.
+    ``--repo`` replaces every configured git source with one on the given paths. A configured section
+    with a key its connector does not declare is refused (:func:`~impact_miner.registry.check_options`).
     """
+    for configured_section in sections:
+        check_options(lookup(configured_section.type, connectors), configured_section, config_file)
     chosen = [s for s in sections if not (repos and s.type == "git")]
     if repos:
         chosen.append(SourceSection(name="git", type="git", options={"paths": list(repos)}))

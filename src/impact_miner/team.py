@@ -9,7 +9,7 @@ Roster, TOML (one ``[[people]]`` table per person)::
     jira = "ada@acme.io"                                        # Jira user (account id, name or email)
     repos = ["~/src/api", "~/src/web"]                          # git repositories (replace the config's)
 
-or CSV with the header ``name,emails,github,jira,repos`` (columns in any order, only ``name``
+or CSV with the header ``name,emails,github,gitlab,jira,repos`` (columns in any order, only ``name``
 required) and ``;`` between list items: ``Ada Lovelace,ada@acme.io;ada@x.io,ada,,~/src/api``. Blank
 lines and lines starting with ``#`` are skipped.
 
@@ -57,26 +57,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from impact_miner.errors import ConfigError, MineError, UsageError
+from impact_miner.config import check_keys, unknown_key_message
+from impact_miner.errors import Cancelled, ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, FetchContext
 
 Outcome = Literal["ok", "partial", "failed", "skipped"]
-FIELDS = ("name", "emails", "github", "jira", "repos")
+FIELDS = ("name", "emails", "github", "gitlab", "jira", "repos")
 TOML_ONLY_FIELDS = ("sources",)
 # The options by which a source section names whose work to fetch: in a batch the roster says who.
-IDENTITY_OPTIONS = {"github": ("login",), "jira": ("assignee",)}
+IDENTITY_OPTIONS = {"github": ("login",), "gitlab": ("username",), "jira": ("assignee",)}
 # What a member needs for a source type to run; without it the source is skipped for them.
-NEEDS = {"git": ("emails", "emails"), "github": ("github", "github login"), "jira": ("jira", "jira user")}
+NEEDS = {
+    "git": ("emails", "emails"),
+    "github": ("github", "github login"),
+    "gitlab": ("gitlab", "gitlab username"),
+    "jira": ("jira", "jira user"),
+}
 LIST_FIELDS = ("emails", "repos")
 EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+")
 GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+GITLAB_USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
 RESERVED_STEMS = frozenset({"index"})
 MANIFEST_DIR = ".impact-miner"
 MANIFEST_SCHEMA = "impact-miner/team-manifest@1"
 DEFAULT_CONCURRENCY = 4
 UNLIMITED_TYPES = frozenset({"git"})
+TEAM_KEYS = frozenset({"limits"})
+LIMIT_KEYS = frozenset({"concurrency", "requests_per_second"})
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "csv": "csv", "docx": "docx"}
 
 
@@ -93,10 +102,12 @@ class Member:
     github: str = ""
     jira: str = ""
     repos: tuple[str, ...] = ()
+    gitlab: str = ""
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
 
     def person(self) -> Person:
-        logins = {source: login for source, login in (("github", self.github), ("jira", self.jira)) if login}
+        pairs = (("github", self.github), ("gitlab", self.gitlab), ("jira", self.jira))
+        logins = {source: login for source, login in pairs if login}
         return Person(name=self.name, emails=list(self.emails), logins=logins)
 
     def identity(self) -> str:
@@ -106,6 +117,7 @@ class Member:
             "emails": sorted(e.lower() for e in self.emails),
             "github": self.github.lower(),
             "jira": self.jira.lower(),
+            **({"gitlab": self.gitlab.lower()} if self.gitlab else {}),  # old hashes stay the same
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -169,7 +181,7 @@ def parse_toml_roster(text: str, where: str = "roster") -> tuple[list[Member], l
 
 
 def parse_csv_roster(text: str, where: str = "roster") -> tuple[list[Member], list[RosterProblem]]:
-    """CSV with a ``name,emails,github,jira,repos`` header (``;`` inside lists) → members and problems."""
+    """CSV with a ``name,emails,github,gitlab,jira,repos`` header (``;`` inside lists) → members and problems."""
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     raws: list[tuple[int, dict[str, Any] | str]] = []
@@ -236,7 +248,7 @@ def check_row(row: Mapping[str, Any], line: int) -> Member | str:
         if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
             return f'{key} must be a list of non-empty strings, e.g. {key} = ["…"]'
         values[key] = tuple(i.strip() for i in items)
-    for key in ("github", "jira"):
+    for key in ("github", "gitlab", "jira"):
         value = row.get(key, "")
         if not isinstance(value, str):
             return f"{key} must be a string"
@@ -246,10 +258,12 @@ def check_row(row: Mapping[str, Any], line: int) -> Member | str:
         return f"emails: {bad[0]!r} is not an email address"
     if values["github"] and not GITHUB_LOGIN.fullmatch(values["github"]):
         return f"github: {values['github']!r} is not a GitHub login (letters, digits, single hyphens)"
+    if values["gitlab"] and not GITLAB_USERNAME.fullmatch(values["gitlab"]):
+        return f"gitlab: {values['gitlab']!r} is not a GitLab username (letters, digits, _, - and .)"
     if any(ord(c) < 32 for c in values["jira"]):
         return "jira: the user contains control characters"
-    if not (values["emails"] or values["github"] or values["jira"]):
-        return "no identity; give emails, github or jira so the person's work can be found"
+    if not (values["emails"] or values["github"] or values["gitlab"] or values["jira"]):
+        return "no identity; give emails, github, gitlab or jira so the person's work can be found"
     overrides = row.get("sources", {})
     if not isinstance(overrides, dict) or not all(isinstance(t, dict) for t in overrides.values()):
         return "sources must hold one table per source of the config, e.g. [people.sources.gh]"
@@ -294,7 +308,9 @@ class SourceLimiter:
 
     It implements :class:`impact_miner.registry.Throttle`: a connector calls ``wait(source)`` before
     each request and ``hold(source, seconds)`` when the service says to back off (429, ``Retry-After``),
-    which makes every worker wait. ``clock`` and ``sleep`` are injectable so tests take no time.
+    which makes every worker wait. ``clock`` and ``sleep`` are injectable so tests take no time. Once
+    ``cancel`` is set (the batch is interrupted) ``wait`` raises :class:`Cancelled` instead: no worker
+    makes another request, and a pacing wait ends at once.
     """
 
     def __init__(
@@ -302,11 +318,13 @@ class SourceLimiter:
         limits: Mapping[str, Limit] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.limits = dict(limits or {})
         self.clock = clock
-        self.sleep = sleep
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.sleep = sleep or self.cancel.wait
         self.waits = 0
         self._lock = threading.Lock()
         self._slots: dict[str, threading.BoundedSemaphore | None] = {}
@@ -334,6 +352,7 @@ class SourceLimiter:
 
     def wait(self, source: str) -> None:
         """Block until the source may take one more request (pacing and any hold)."""
+        self._check_cancelled()
         rate = self.limit(source).requests_per_second
         with self._lock:
             now = self.clock()
@@ -345,6 +364,11 @@ class SourceLimiter:
         if delay > 0:
             self.waits += 1
             self.sleep(delay)
+            self._check_cancelled()
+
+    def _check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
 
     def hold(self, source: str, seconds: float) -> None:
         """Every worker waits ``seconds`` before its next request to ``source``."""
@@ -363,16 +387,24 @@ def read_limits(config_file: Path | None) -> dict[str, Limit]:
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {config_file} cannot be read: {exc}") from None
     team = data.get("team", {})
+    if isinstance(team, dict):
+        check_keys(team, TEAM_KEYS, "team", config_file)
     limits = team.get("limits", {}) if isinstance(team, dict) else None
     if not isinstance(limits, dict):
         raise ConfigError(f"config {config_file}: `team.limits` must be tables, e.g. [team.limits.github]")
     found: dict[str, Limit] = {}
     for name, table in limits.items():
         where = f"team.limits.{name}"
-        if not isinstance(table, dict) or set(table) - {"concurrency", "requests_per_second"}:
+        if not isinstance(table, dict):
             raise ConfigError(
                 f"config {config_file}: [{where}] takes concurrency and requests_per_second only"
             )
+        for key in table:
+            if key not in LIMIT_KEYS:
+                raise ConfigError(
+                    f"{unknown_key_message(key, LIMIT_KEYS, where, config_file)} "
+                    f"([{where}] takes concurrency and requests_per_second only)"
+                )
         concurrency = table.get("concurrency", DEFAULT_CONCURRENCY)
         rate = table.get("requests_per_second")
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
@@ -510,11 +542,44 @@ def skipped(connector: Connector, why: str) -> Connector:
 
 
 def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResult:
-    """Run every member (``jobs`` at a time), write their reports, manifests and the index."""
-    from impact_miner.outputs import write_files
+    """Run every member (``jobs`` at a time), write their reports, manifests and the index.
 
+    The output directory is locked for the batch (a second batch into it is refused), so temporary
+    files that a killed earlier batch left there are removed first. An interrupt (Ctrl-C, SIGTERM)
+    sets ``batch.base.cancel``: people not started never start, running ones stop at their next
+    request, finished reports stay, and the interrupt goes on.
+    """
     batch.out_dir.mkdir(parents=True, exist_ok=True)
     (batch.out_dir / MANIFEST_DIR).mkdir(exist_ok=True)
+    with _locked(batch.out_dir):
+        return _run_locked(batch, progress)
+
+
+@contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``DIR/.impact-miner/lock`` (flock) and clear stale temporary files; refuse a second batch."""
+    from impact_miner.outputs import remove_stale_temps
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, and so no clean-up of others' files
+        yield
+        return
+    with open(out_dir / MANIFEST_DIR / "lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another `mine team` is writing to {out_dir}; wait for it to finish or use another --out"
+            ) from None
+        remove_stale_temps(out_dir)
+        remove_stale_temps(out_dir / MANIFEST_DIR)
+        yield
+
+
+def _run_locked(batch: TeamBatch, progress: TeamProgress | None) -> TeamResult:
+    from impact_miner.outputs import write_files
+
     stems = file_stems(batch.roster.members)
     results: list[PersonResult] = [
         PersonResult(p.name or f"line {p.line}", p.line, "failed", f"roster line {p.line}: {p.message}")
@@ -543,6 +608,7 @@ def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResu
                 if progress:
                     progress.finish(result)
         except BaseException:
+            batch.base.cancel.set()
             for future in futures:
                 future.cancel()
             raise
