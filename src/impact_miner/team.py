@@ -6,6 +6,7 @@ Roster, TOML (one ``[[people]]`` table per person)::
     name = "Ada Lovelace"
     emails = ["ada@acme.io", "ada@users.noreply.github.com"]   # git identities
     github = "ada"                                              # GitHub login
+    gitlab = "ada.l"                                            # GitLab username
     jira = "ada@acme.io"                                        # Jira user (account id, name or email)
     repos = ["~/src/api", "~/src/web"]                          # git repositories (replace the config's)
 
@@ -181,7 +182,7 @@ def parse_toml_roster(text: str, where: str = "roster") -> tuple[list[Member], l
 
 
 def parse_csv_roster(text: str, where: str = "roster") -> tuple[list[Member], list[RosterProblem]]:
-    """CSV with a ``name,emails,github,gitlab,jira,repos`` header (``;`` inside lists) → members and problems."""
+    """CSV with a ``name,emails,github,gitlab,jira,repos`` header (``;`` inside lists) → members, problems."""
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     raws: list[tuple[int, dict[str, Any] | str]] = []
