@@ -111,6 +111,13 @@ class _Identity:
     noreply: re.Pattern[str] | None = None
     shown: list[str] = field(default_factory=list)
 
+    def patterns(self) -> list[str]:
+        """Substrings at least one of which every matching author's mapped ``Name <email>`` holds."""
+        found = [*self.emails, *self.names]
+        if self.noreply is not None:
+            found.append(NOREPLY)  # narrowed by the login in Python
+        return sorted(set(found))
+
     def matches(self, an: str, ae: str, mapped_name: str, mapped_email: str) -> bool:
         emails, names = self.emails, self.names
         if ae.lower() in emails or mapped_email.lower() in emails:
@@ -436,6 +443,38 @@ def _window(repo: Repo, tip: str, time_range: TimeRange) -> tuple[str | None, st
     return (newest, boundary) if newest is not None else (None, None)
 
 
+def _whole_history(repo: Repo, tips: list[str], time_range: TimeRange) -> list[str]:
+    """The tips' shas when the range starts before anything git can filter on (so the whole history
+    is walked anyway and the first-parent walk that bounds it is not needed); else ``[]``."""
+    if math.floor(time_range.since.timestamp()) - WIDEN_SECONDS >= GIT_EPOCH_FLOOR:
+        return []
+    found = []
+    for tip in tips:
+        if re.fullmatch(r"[0-9a-f]{40}", tip):
+            found.append(tip)
+            continue
+        for ref in ((tip,) if tip == "HEAD" else (f"refs/heads/{tip}", f"refs/remotes/{tip}")):
+            try:
+                found.append(SymbolicReference.dereference_recursive(repo, ref))  # reads files: no process
+                break
+            except (ValueError, OSError):
+                continue
+        else:
+            return []  # anything else is resolved by git in the first-parent walk
+    return found
+
+
+def _newest_before(commits: dict[str, _Commit], tip: str, until: int) -> str | None:
+    """The newest commit on ``tip``'s first-parent line committed before ``until``."""
+    sha: str | None = tip
+    while sha is not None and sha in commits:
+        node = commits[sha].node
+        if node.committed < until:
+            return sha
+        sha = node.parents[0] if node.parents else None
+    return None
+
+
 class _Log:
     """One ``git log`` running in the background: its output is read by a thread, so that Python can
     work on something else while git computes diffs."""
@@ -498,14 +537,24 @@ def _commits(repo: Repo, tips: list[str], boundaries: list[str]) -> dict[str, _C
 
 
 def _numstats(log: _Log | None) -> dict[str, str]:
-    """The ``--numstat`` text of each commit a :func:`_start_numstats` log was given."""
+    """The ``--numstat`` text of each commit a :func:`_start_numstats` log found."""
     return {sha: text for sha, text in _records(log.text(), 1)} if log is not None else {}
 
 
-def _start_numstats(repo: Repo, shas: list[str]) -> _Log | None:
-    """Start one ``git log --no-walk --stdin --numstat`` for ``shas`` (None when there are none)."""
-    if not shas:
-        return None
+def _start_numstats(repo: Repo, identity: _Identity, tips: list[str], boundaries: list[str]) -> _Log:
+    """Start ``git log --numstat`` of the person's non-merge commits between ``boundaries`` and ``tips``.
+
+    git's ``--author`` (fixed strings, any case, on the .mailmap-ed author) finds at least every commit
+    the identity matches, without diffing anyone else's; the exact match is made in Python.
+    """
+    authors = [f"--author={pattern}" for pattern in identity.patterns()]
+    args = ["--no-merges", "--numstat", "--format=%x00%H%x00", "--fixed-strings", "--regexp-ignore-case",
+            "--use-mailmap", *authors, *QUIET, *tips, *(f"^{b}" for b in boundaries), "--"]  # fmt: skip
+    return _Log(repo, args)
+
+
+def _numstats_of(repo: Repo, shas: list[str]) -> _Log:
+    """Start one ``git log --no-walk --stdin --numstat`` for exactly ``shas``."""
     args = ["--no-walk=unsorted", "--stdin", "--numstat", "--format=%x00%H%x00", *QUIET, "--"]
     return _Log(repo, args, "\n".join(shas) + "\n")
 
@@ -529,28 +578,28 @@ def _walk(
 ) -> list[Evidence]:
     """The person's commits, merges of others' work and releases that landed in ``time_range``.
 
-    Three git processes: the first-parent walk that bounds the range (per walked tip), one pass over
-    every commit that can have landed (no diffs), and ``--numstat`` of just the person's commits, which
-    git computes while the merge topology is analysed here.
+    Three git processes: the first-parent walk that bounds the range (per walked tip), then, side by
+    side, one pass over every commit that can have landed (no diffs) and ``--numstat`` of the person's
+    commits only (git's own author filter, a superset that Python narrows exactly), which git computes
+    while the merge topology is analysed here.
     """
     repo = target.repo
     tips, newest, boundaries = _tips(repo, _strings(section, "revs", ["HEAD"])), [], []
-    for tip in tips:
+    whole = _whole_history(repo, tips, time_range)
+    for tip in [] if whole else tips:
         top, boundary = _window(repo, tip, time_range)
         if top is not None:
             newest.append(top)
             boundaries += [boundary] if boundary else []
-    commits = _commits(repo, newest, boundaries) if newest else {}
-    shallow = _shallow(repo)
-    candidates = [
-        sha
-        for sha, c in commits.items()
-        if not c.node.is_merge
-        and sha not in shallow
-        and identity.matches(c.an, c.ae, c.mapped_name, c.mapped_email)
-    ]
-    numstats = _start_numstats(repo, candidates)  # git computes diffs while the history is analysed
+    if not newest and not whole:
+        return _walk_history(target, identity, time_range, section, counts, {}, [], set(), None)
+    numstats = _start_numstats(repo, identity, whole or newest, boundaries)
     try:
+        commits = _commits(repo, whole or newest, boundaries)
+        if whole:
+            until = math.ceil(time_range.until.timestamp()) + WIDEN_SECONDS
+            newest = [top for sha in whole if (top := _newest_before(commits, sha, until))]
+        shallow = _shallow(repo)
         return _walk_history(
             target, identity, time_range, section, counts, commits, newest, shallow, numstats
         )
@@ -600,7 +649,10 @@ def _walk_history(
         if identity.matches(commit.an, commit.ae, commit.mapped_name, commit.mapped_email):
             mine.append(commit)
     counts.matched = len(mine)
-    stats = _numstats(numstats)
+    stats = {sha: text for sha, text in _numstats(numstats).items() if sha not in shallow}
+    missed = [c.node.sha for c in mine if c.node.sha not in stats and c.node.sha not in shallow]
+    if missed:  # a name git's author filter did not see (say, before .mailmap renamed it)
+        stats.update(_numstats(_numstats_of(target.repo, missed)))
     found: list[Evidence] = []
     for commit in mine:
         unit = history.unit_of.get(commit.node.sha)
@@ -637,7 +689,7 @@ def _moment(iso: str, unix: str) -> datetime:
         return datetime.fromtimestamp(int(unix), UTC)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Commit:
     """One commit as the first pass reads it: topology, dates, identity and message (no diff).
 

@@ -240,17 +240,30 @@ def test_whole_history_asks_numstat_of_the_persons_commits_only(tmp_path: Path) 
     mine = [repo.commit(f"Mine {n}", {f"m{n}.txt": "x\n"}, when=APRIL.since + n * DAY) for n in range(3)]
     for n in range(5):
         repo.commit(f"Theirs {n}", {f"t{n}.txt": "x\n"}, author=BOB, when=APRIL.since + n * DAY)
-    sent: list[str] = []
-    real = gitconn._start_numstats
+    diffed: list[str] = []
+    real = gitconn._numstats
 
-    def spy(repo_: object, shas: list[str]) -> object:
-        sent.extend(shas)
-        return real(repo_, shas)  # type: ignore[arg-type]
+    def spy(log: object) -> dict[str, str]:
+        found = real(log)  # type: ignore[arg-type]
+        diffed.extend(found)
+        return found
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gitconn, "_start_numstats", spy)
+        patch.setattr(gitconn, "_numstats", spy)
         fetch(repo, TimeRange(datetime(1970, 1, 2, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC), "all"))
-    assert sorted(sent) == sorted(mine)
+    assert sorted(diffed) == sorted(mine)  # git diffed nobody else's commits
+
+
+def test_a_name_only_identity_renamed_by_mailmap_still_gets_its_sizes(tmp_path: Path) -> None:
+    """git's author filter sees the .mailmap-ed name; the connector matches the raw one too, and asks
+    git for the sizes of what the filter missed."""
+    repo = GitRepo.init(tmp_path / "api")
+    repo.commit(
+        "Mailmap", {".mailmap": "Ada Lovelace <ada@x.io> Ada Old <ada@old.io>\n"}, author=BOB, when=FEB
+    )
+    old = repo.commit("Old work", {"a.py": "1\n2\n"}, author=("Ada Old", "ada@old.io"), when=APRIL.since + DAY)
+    [item] = gitconn.fetch(Person(names=["Ada Old"]), APRIL, section(repo.path)).evidence
+    assert (item.extra["sha"], item.additions, item.files) == (old, 2, 1)
 
 
 # ---- sources that are not configured never block those that are -------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Branch names that are lines of development, not pieces of work: the default branches, release and
 # maintenance lines, and version-numbered branches (``2.0.x``, ``1.0-maintenance``, ``proposed/2.8.0``).
@@ -45,9 +46,10 @@ GIT_MERGE_URL = re.compile(r"^Merge (?P<url>(?:https?|git|ssh)://\S+|[\w.-]+@[\w
 DEFAULT_BRANCHES = frozenset({"main", "master", "trunk", "develop", "development", "dev", "default"})
 
 
-@dataclass(frozen=True)
-class Node:
-    """One commit of the walked history: its sha, parents (first parent first) and committer time."""
+class Node(NamedTuple):
+    """One commit of the walked history: its sha, parents (first parent first) and committer time.
+
+    A named tuple: a whole history is made of these, and tuples are the cheapest to build."""
 
     sha: str
     parents: tuple[str, ...]
