@@ -259,9 +259,14 @@ def test_a_name_only_identity_renamed_by_mailmap_still_gets_its_sizes(tmp_path: 
     git for the sizes of what the filter missed."""
     repo = GitRepo.init(tmp_path / "api")
     repo.commit(
-        "Mailmap", {".mailmap": "Ada Lovelace <ada@x.io> Ada Old <ada@old.io>\n"}, author=BOB, when=FEB
+        "Mailmap",
+        {".mailmap": "Ada Lovelace <ada@x.io> Ada Old <ada@old.io>\n"},
+        author=BOB,
+        when=FEB,
     )
-    old = repo.commit("Old work", {"a.py": "1\n2\n"}, author=("Ada Old", "ada@old.io"), when=APRIL.since + DAY)
+    old = repo.commit(
+        "Old work", {"a.py": "1\n2\n"}, author=("Ada Old", "ada@old.io"), when=APRIL.since + DAY
+    )
     [item] = gitconn.fetch(Person(names=["Ada Old"]), APRIL, section(repo.path)).evidence
     assert (item.extra["sha"], item.additions, item.files) == (old, 2, 1)
 

@@ -30,7 +30,7 @@ from fake_github import (
     reviews_from_devlake,
     server_error,
 )
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, BOB, GitRepo, isolate
 from impact_miner.cli import main
 from impact_miner.connectors import github as gh
 from impact_miner.errors import ConfigError, SourceError
@@ -815,3 +815,38 @@ def test_mine_lists_exactly_the_persons_merged_pull_requests_and_reviews_as_json
     assert requests_made <= math.ceil(2 / 100) + 1
     [project] = [p for p in report["projects"] if "github:acme/api#101" in p["evidence_ids"]]
     assert f"git:acme/api@{sha}" in project["evidence_ids"]
+
+
+@pytest.mark.parametrize("where", ["outside any repository", "a repository without user.email"])
+def test_with_only_github_configured_mine_runs_wherever_it_is_started(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The implicit current-repository git source never blocks a configured one: it is skipped, exit 0."""
+    isolate(monkeypatch, tmp_path / "home")
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = tmp_path / "work"
+    if where == "outside any repository":
+        start.mkdir()
+    else:
+        repo = GitRepo.init(start)
+        repo.commit("Someone's work", {"a.txt": "x\n"}, author=BOB, when=now - timedelta(days=1))
+    monkeypatch.chdir(start)
+    config = tmp_path / "config.toml"
+    with FakeGitHub([pull("acme/api", 7, title="Add exports", merged_at=now - timedelta(days=2))]) as fake:
+        config.write_text(
+            '[me]\nname = "Ada"\n[me.logins]\ngithub = "ada"\n'
+            f'[sources.gh]\ntype = "github"\nurl = "{fake.url}"\ntoken = "env:FAKE_GITHUB_TOKEN"\n'
+        )
+        monkeypatch.setenv("FAKE_GITHUB_TOKEN", fake.token)
+        with pytest.raises(SystemExit) as exited:
+            main(["--since", "2w", "--format", "json", "--config", str(config)])
+    data = json.loads(capsys.readouterr().out)
+    assert exited.value.code == 0
+    assert [e["id"] for e in data["evidence"]] == ["github:acme/api#7"]
+    coverage = {c["source"]: c for c in data["coverage"]}
+    assert coverage["gh"]["status"] == "ok"
+    assert coverage["git"]["status"] == "skipped"
+    reason = "is not a git repository" if where == "outside any repository" else "no git identity to match"
+    assert reason in coverage["git"]["detail"]
