@@ -357,3 +357,19 @@ def test_merge_messages(message: str, key: str, title: str, long_lived: bool) ->
 )
 def test_release_subjects(subject: str, version: str) -> None:
     assert release_version(subject) == version
+
+
+def test_no_git_identity_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README says identity errors exit 2: so they do, before anything is fetched."""
+    from clirun import run_mine
+
+    repo = start(tmp_path, "noident")
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    code, out, err = run_mine(capsys, "--since", "2w")
+    assert (code, out) == (2, "")
+    assert err.strip().count("\n") == 0
+    assert "no git identity to match" in err and "pass --author EMAIL" in err
