@@ -155,6 +155,8 @@ def test_statement_for_maintenance_lists_only_the_chores_present() -> None:
         ('be smarter about adding ".cli" to reloader command\n\npython -m flask.cli raises an import warning',
          '“Be smarter about adding ".cli" to reloader command”'),
         ("Add and frobnicate the cache", "“Add and frobnicate the cache”"),
+        ("update requirements, stop using dependabot", "Updated requirements, stopped using dependabot"),
+        ("Add foo, bar and baz", "Added foo, bar and baz"),
         ("Fix #4567: handle empty bodies (#4570)", "Fixed handle empty bodies"),
     ],
 )  # fmt: skip

@@ -211,6 +211,11 @@ def outcome(title: str) -> str:
         if not second:
             return f"“{subject}”"
         return " ".join([past, words[1], second.lower(), *words[3:]])
+    clauses = subject.split(", ")
+    if len(clauses) > 1 and all(_past_tense(c.split(" ", 1)[0]) for c in clauses[1:]):
+        # "update requirements, stop using dependabot": each clause its own imperative
+        later = [_past_tense(c.split(" ", 1)[0]).lower() + c[len(c.split(" ", 1)[0]) :] for c in clauses[1:]]
+        return ", ".join([" ".join([past, *clauses[0].split(" ")[1:]]), *later])
     return " ".join([past, *words[1:]])
 
 
