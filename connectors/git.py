@@ -6,25 +6,46 @@ Configuration::
     type = "git"
     paths = ["~/src/api", "~/src/*"]   # repositories or globs; default: the repository containing the cwd
     revs = "HEAD"                      # what to walk (e.g. "--all" or "main"); default HEAD
-    include_merges = false             # merge commits (more than one parent) are left out by default
-    include_bots = false               # commits by dependabot, renovate, github-actions, ... likewise
+    include_merges = false             # true: every merge the person made is a commit item (default: only
+                                       # their merges of others' work, as ``merge`` items)
+    include_bots = false               # commits by dependabot, renovate, github-actions, ... are left out
     web_url = "https://git.example.com/acme/api"   # optional: override the commit-link base for every repo
 
 Without any ``[sources.*]`` of type git, a section ``git`` on the current repository is used.
 
 - A path that is not a glob must be (inside) a git repository with at least one commit. Glob matches
   that are not repositories, or have no commits yet, are skipped; a glob matching none is an error.
-- Membership: a commit is in the range when its *committer* date (when it landed on the branch) is in
-  ``[since, until)``; the author date only becomes ``created_at``. The walk reaches a week past both
-  ends, so a commit behind a descendant with a skewed clock is still found; a skew of more than a week
-  can still hide one (git stops walking a line of history at the first commit older than that).
+- Units of work (see :mod:`impact_miner.topology`): a merge M brings in the commits of ``M^1..M^2``;
+  taken oldest first along the walked branch, what a merge claims is one unit (a pull or merge
+  request, numbered and titled from its message, or a topic branch); merges of long-lived branches
+  (``main``, ``stable``, ``2.0.x`` …) are not units. Commits carry their unit in ``extra["unit"]``
+  (``owner/repo#12``, ``group/project!3``, ``owner/repo@SHA`` for a topic branch) with its title,
+  number, web link and authors. A squash-merged ``Title (#12)`` commit is that pull request; a release
+  commit (``release version 2.1.2``, ``v2.9.1``) is a release unit.
+- Membership: a commit is in the range when it *landed* on the walked branch in ``[since, until)``:
+  when the first-parent commit that brought it in was committed (a pull request's commits land with
+  its merge). The author date becomes ``created_at`` and the commit's own committer date
+  ``extra["committed_at"]`` when it differs. The first-parent walk reaches a week past both ends, so
+  skewed clocks do not hide commits; git ignores ``--since`` before 1973-03-10, so such ranges walk
+  everything.
+- The person's merge of someone else's pull request or branch is an item of kind ``merge`` (credited
+  like a review given); merges of their own branches and of long-lived branches are counted in the
+  coverage. Tags the person made (annotated) or that point at their commit, made in the range, are
+  items of kind ``release``.
 - Identity: a commit is the person's when its author email (raw or ``.mailmap``-ed) matches one of
   the person's emails (also ``.mailmap``-ed), or its author name matches one of their names (both
   case-insensitive); with a GitHub login, ``LOGIN@users.noreply.github.com`` and
   ``ID+LOGIN@users.noreply.github.com`` match too. A person with no emails and no names is the
   repository's ``user.email``.
-- Each repository costs one ``git log --numstat`` process (parsed as it streams), plus one
-  ``git check-mailmap`` (and ``git config user.email`` when the person has no emails or names).
+- Each repository costs: the first-parent walk that bounds the range (skipped when the range starts
+  before 1973), one ``git log`` of every commit that can have landed (no diffs, NUL-separated so any
+  byte of a subject survives), and, side by side with it, ``git log --numstat`` filtered by git itself to
+  the person's commits; plus ``git check-mailmap``, ``git for-each-ref`` when there are tags (and ``git
+  config user.email`` when the person has no emails or names). Whole histories cost 1.0–1.1× ``git log
+  --numstat --author=EMAIL`` where diffs dominate, up to ~1.5× where they are cheap
+  (``bench/git_connector.py``).
+- A shallow clone whose cut falls in the walked range marks the source partial (``git fetch
+  --unshallow``), and its cut commit gets no line counts (its diff would be the whole tree).
 - A repository whose git fails marks the source partial; when all fail the source fails.
 - Evidence ids are ``git:OWNER/REPO@SHA`` (the remote's path; the directory name without a remote);
   urls are the commit's web page on GitHub, GitLab, Bitbucket, Gitea/Forgejo (or ``web_url``).
