@@ -95,11 +95,12 @@ def clone(data: Path, work: Path, case: Case) -> Path:
     return target
 
 
-def pull_request_units(repo: Path, work: Path) -> dict[str, str]:
-    """sha → the merge that brought it in, for every non-merge commit a unit merge claimed (cached)."""
+def pull_request_units(repo: Path, work: Path | None, years: tuple[int, int] | None = None) -> dict[str, str]:
+    """sha → the merge that brought it in, for every non-merge commit a unit merge claimed (cached in
+    ``work``). ``years`` limits the merges read to those years (a quicker answer for one window)."""
     head = git(repo, "rev-parse", "HEAD").strip()
-    cache = work / f"units4-{repo.name}-{head[:12]}.json"
-    if cache.exists():
+    cache = work / f"units4-{repo.name}-{head[:12]}.json" if work is not None and years is None else None
+    if cache is not None and cache.exists():
         loaded: dict[str, str] = json.loads(cache.read_text())
         return loaded
     owners = {o.lower() for o in OWNERS.get(repo.name, ())}
@@ -107,7 +108,9 @@ def pull_request_units(repo: Path, work: Path) -> dict[str, str]:
         git(repo, "remote", "get-url", "origin").strip().rstrip("/").removesuffix(".git").split("/")[-2]
     )
     claimed: dict[str, str] = {}
-    merges = git(repo, "log", "--merges", "--date-order", "--reverse", "--format=%H %P%x1f%s").splitlines()
+    window = [f"--since={years[0]}-01-01", f"--until={years[1]}-12-31"] if years else []
+    merges = git(repo, "log", "--merges", "--date-order", "--reverse", *window, "--format=%H %P%x1f%s")
+    merges = merges.splitlines()
     for line in merges:
         head_part, _, subject = line.partition("\x1f")
         merge, first, *sides = head_part.split()
@@ -120,7 +123,8 @@ def pull_request_units(repo: Path, work: Path) -> dict[str, str]:
         brought = git(repo, "rev-list", "--no-merges", *sides, f"^{first}").split()
         for sha in brought:
             claimed.setdefault(sha, merge)
-    cache.write_text(json.dumps(claimed))
+    if cache is not None:
+        cache.write_text(json.dumps(claimed))
     return claimed
 
 

@@ -3,15 +3,17 @@
 Projects must match the pull requests that the histories' merges record (B-cubed precision ≥ 0.8,
 recall ≥ 0.95 on the issue's two windows), and on real windows every offline statement must verify, no
 title may come from a part holding under half of its project, and no template verb may be glued to a
-raw subject. The ground truth here is computed independently of the connector: one ``git rev-list``
-per merge near the window, oldest first, merges of long-lived branches left out (as bench/grouping.py
-does for the whole history).
+raw subject. The ground truth is bench/grouping.py's, independent of the connector: one ``git rev-list``
+per merge (here only the merges of the years around the window), oldest first, merges of long-lived
+branches left out.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,18 +22,16 @@ import pytest
 from impact_miner.model import Person, Report, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
 from impact_miner.registry import available
-from shared_data import shared_data
+from shared_data import ROOT, shared_data
 
 pytestmark = pytest.mark.needs_shared_data
 
-LONG_LIVED = re.compile(
-    r"(?:remotes/)?(?:origin/|upstream/|[\w-]+:)?(?:main|master|develop|dev|stable|trunk|\d+(?:\.\d+)*(?:\.x)?"
-    r"|\d+(?:\.\d+)*-maintenance|proposed/.*|release.*)"
-)
-BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
-PULL = re.compile(r"^Merge pull request #\d+ from ([^/\s]+)/(\S+)")
-OWNERS = {"flask": {"pallets", "mitsuhiko"}, "requests": {"psf", "requests", "kennethreitz"}}
 REMOTES = {"flask": "https://github.com/pallets/flask.git", "requests": "https://github.com/psf/requests.git"}
+# The ground truth and the score are bench/grouping.py's, so the test and the benchmark measure alike.
+_spec = importlib.util.spec_from_file_location("bench_grouping", ROOT / "bench" / "grouping.py")
+assert _spec is not None and _spec.loader is not None
+bench = sys.modules["bench_grouping"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -52,24 +52,6 @@ def histories(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return found
 
 
-def pull_request_units(repo: Path, since: str, until: str) -> dict[str, str]:
-    """sha → the merge that brought it in, for merges from a year before to a year after the window."""
-    claimed: dict[str, str] = {}
-    window = [f"--since={int(since[:4]) - 1}-01-01", f"--until={int(until[:4]) + 1}-12-31"]
-    merges = git(repo, "log", "--merges", "--date-order", "--reverse", *window, "--format=%H %P%x1f%s")
-    for line in merges.splitlines():
-        heads, _, subject = line.partition("\x1f")
-        merge, first, *sides = heads.split()
-        branch, pull = BRANCH.match(subject), PULL.match(subject)
-        if branch and LONG_LIVED.fullmatch(branch.group(1)):
-            continue
-        if pull and pull.group(1).lower() in OWNERS[repo.name] and LONG_LIVED.fullmatch(pull.group(2)):
-            continue
-        for sha in git(repo, "rev-list", "--no-merges", *sides, f"^{first}").split():
-            claimed.setdefault(sha, merge)
-    return claimed
-
-
 def report(repo: Path, email: str, since: str, until: str) -> Report:
     period = TimeRange(
         datetime.fromisoformat(since).replace(tzinfo=UTC),
@@ -78,17 +60,6 @@ def report(repo: Path, email: str, since: str, until: str) -> Report:
     )
     section = SourceSection("git", "git", {"paths": [str(repo)]})
     return build_report(RunSpec(Person(emails=[email]), period, [(available()["git"], section)]))
-
-
-def bcubed(clusters: dict[str, str], labels: dict[str, str]) -> tuple[float, float]:
-    members: dict[str, set[str]] = {}
-    truth: dict[str, set[str]] = {}
-    for item, cluster in clusters.items():
-        members.setdefault(cluster, set()).add(item)
-        truth.setdefault(labels[item], set()).add(item)
-    precision = sum(len(members[c] & truth[labels[i]]) / len(members[c]) for i, c in clusters.items())
-    recall = sum(len(members[c] & truth[labels[i]]) / len(truth[labels[i]]) for i, c in clusters.items())
-    return precision / len(clusters), recall / len(clusters)
 
 
 @pytest.mark.parametrize(
@@ -102,12 +73,12 @@ def test_projects_match_the_pull_requests_the_merges_record(
     histories: dict[str, Path], name: str, email: str, since: str, until: str
 ) -> None:
     repo = histories[name]
-    units = pull_request_units(repo, since, until)
+    units = bench.pull_request_units(repo, None, (int(since[:4]) - 1, int(until[:4]) + 1))
     result = report(repo, email, since, until)
     commits = {e.id: str(e.extra["sha"]) for e in result.evidence if e.kind == "commit"}
     clusters = {i: p.id for p in result.projects for i in p.evidence_ids if i in commits}
     labels = {i: units.get(commits[i], i) for i in clusters}
-    precision, recall = bcubed(clusters, labels)
+    precision, recall = bench.bcubed(clusters, labels)
     assert len(clusters) > 40
     assert precision >= 0.8 and recall >= 0.95, (precision, recall)
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import NOT_TICKETS, TICKET_KEY, URL
@@ -88,6 +89,7 @@ THEME_STOPWORDS = (
     | {"all", "new", "also", "don", "t", "s"}
 )
 MAINTENANCE_ID = "maintenance"
+Node = TypeVar("Node", str, int)
 HUB_LIMIT = 6  # a key cited by this many units or more links none of them
 THEME_DAYS = 21  # direct commits further apart than this never form a theme
 THEME_FLOOR = 5  # a theme may always hold this many commits
@@ -156,20 +158,39 @@ def unit_key(item: Evidence) -> str:
     return item.id
 
 
-def units_of(items: Sequence[Evidence]) -> list[Unit]:
-    """The units of ``items``: shared unit keys, and commits joined to the pull request holding their sha."""
-    parent = {item.id: item.id for item in items}
+class Partition(Generic[Node]):
+    """Disjoint sets of nodes (union-find). A set may carry labels (an epic); two sets whose labels
+    differ are never joined."""
 
-    def find(node: str) -> str:
+    def __init__(self, nodes: Iterable[Node], labels: Mapping[Node, set[str]] | None = None) -> None:
+        self.parent: dict[Node, Node] = {node: node for node in nodes}
+        given = labels or {}
+        self.labels: dict[Node, set[str]] = {node: set(given.get(node, ())) for node in self.parent}
+
+    def find(self, node: Node) -> Node:
+        parent = self.parent
         while parent[node] != node:
             parent[node] = parent[parent[node]]
             node = parent[node]
         return node
 
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    def union(self, a: Node, b: Node) -> bool:
+        """Join the sets of ``a`` and ``b``; False (and nothing joined) when their labels differ."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.labels[ra] and self.labels[rb] and self.labels[ra] != self.labels[rb]:
+            return False
+        root, other = (ra, rb) if ra < rb else (rb, ra)
+        self.parent[other] = root
+        self.labels[root] |= self.labels[other]
+        return True
+
+
+def units_of(items: Sequence[Evidence]) -> list[Unit]:
+    """The units of ``items``: shared unit keys, and commits joined to the pull request holding their sha."""
+    sets = Partition(item.id for item in items)
+    find, union = sets.find, sets.union
 
     holder: dict[str, str] = {}
     for item in sorted(items, key=lambda e: e.id):
@@ -282,24 +303,9 @@ def link_units(units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
     one of ``work``, ``other`` (Other small changes), ``credit`` (reviews and merges), ``maintenance``."""
     ordered = sorted(units, key=lambda u: u.key)
     index = {u.key: n for n, u in enumerate(ordered)}
-    parent = list(range(len(ordered)))
-    epics: list[set[str]] = [{u.epic} if u.epic else set() for u in ordered]
-
-    def find(n: int) -> int:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    def union(a: int, b: int) -> bool:
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            return True
-        if epics[ra] and epics[rb] and epics[ra] != epics[rb]:
-            return False  # tickets of different epics never meet
-        parent[rb] = ra
-        epics[ra] |= epics[rb]
-        return True
+    # tickets of different epics never meet
+    sets = Partition(range(len(ordered)), {n: {u.epic} for n, u in enumerate(ordered) if u.epic})
+    find, union = sets.find, sets.union
 
     linkable = [u for u in ordered if u.kind in ("work", "ticket")]
     owner = {key: index[u.key] for u in linkable for key in u.keys}
