@@ -68,6 +68,7 @@ from impact_miner.model import Evidence, FetchResult, Person, SourceReport, Sour
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
+from impact_miner.text import trim_body
 
 DEFAULT_URL = "https://api.github.com"
 OPTIONS = frozenset({"url", "token", "login", "orgs", "repos", "reviews", "issues", "max_wait", "timeout"})
@@ -82,7 +83,6 @@ MAX_SEARCHES_PER_REQUEST = 4
 MAX_QUERY_LENGTH = 256  # GitHub rejects longer search strings
 TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
-BODY_LIMIT = 4000
 SECOND = timedelta(seconds=1)
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
 FIX_TOKEN = (
@@ -619,11 +619,6 @@ def _actor(actor: Any) -> str:
     return f"{login}[bot]" if actor.get("__typename") == "Bot" and not login.endswith("[bot]") else login
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _nodes(connection: Any) -> list[dict[str, Any]]:
     if not isinstance(connection, dict):
         return []
@@ -642,7 +637,7 @@ def pull_request_evidence(node: Mapping[str, Any]) -> Evidence | None:
     if node.get("__typename") != "PullRequest" or merged_at is None or not repo:
         return None
     number = int(node["number"])
-    title, body = str(node.get("title") or ""), _trim(str(node.get("body") or ""))
+    title, body = str(node.get("title") or ""), trim_body(str(node.get("body") or ""))
     branch = str(node.get("headRefName") or "")
     closing = [f"{_repo(i)}#{i['number']}" for i in _nodes(node.get("closingIssuesReferences")) if _repo(i)]
     shas = [str(c["commit"]["oid"]) for c in _nodes(node.get("commits")) if isinstance(c.get("commit"), dict)]
@@ -745,7 +740,7 @@ def issue_evidence(node: Mapping[str, Any], login: str) -> Evidence | None:
     number, title, body = (
         int(node["number"]),
         str(node.get("title") or ""),
-        _trim(str(node.get("body") or "")),
+        trim_body(str(node.get("body") or "")),
     )
     refs = extract_refs(f"{title}\n{body}", repo) + ([closer_ref] if closer_ref else [])
     return Evidence(

@@ -83,6 +83,7 @@ from impact_miner.model import Evidence, FetchResult, Person, SourceReport, Sour
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
+from impact_miner.text import trim_body
 
 if TYPE_CHECKING:
     import httpx
@@ -102,7 +103,6 @@ MIN_PAGE_SIZE = 10
 LISTS_PER_REQUEST = 2
 TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
-BODY_LIMIT = 4000
 MICROSECOND = timedelta(microseconds=1)
 TOKEN_ENV = "GITLAB_TOKEN"
 FIX_TOKEN = (
@@ -733,11 +733,6 @@ def _when(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -765,7 +760,7 @@ def merge_request_evidence(node: Mapping[str, Any]) -> Evidence | None:
     if merged_at is None or not path or not str(node.get("iid") or "").isdigit():
         return None
     iid = int(str(node["iid"]))
-    title, body = str(node.get("title") or ""), _trim(str(node.get("description") or ""))
+    title, body = str(node.get("title") or ""), trim_body(str(node.get("description") or ""))
     branch, target = str(node.get("sourceBranch") or ""), str(node.get("targetBranch") or "")
     text = f"{title}\n{branch}\n{body}"
     closing = closing_issues(f"{title}\n{body}", path)
@@ -855,7 +850,7 @@ def issue_evidence(issue: Mapping[str, Any], closed_at: datetime) -> Evidence | 
     path, _, number = reference.rpartition("#")
     if not path or not number.isdigit():
         return None
-    title, body = str(issue.get("title") or ""), _trim(str(issue.get("description") or ""))
+    title, body = str(issue.get("title") or ""), trim_body(str(issue.get("description") or ""))
     return Evidence(
         id=f"gitlab-issue:{path}#{number}",
         source="gitlab",

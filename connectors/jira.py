@@ -73,6 +73,7 @@ from impact_miner.model import Evidence, FetchResult, Person, SourceReport, Sour
 from impact_miner.refs import TICKET_KEY, extract_refs
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.store import Cache, cached
+from impact_miner.text import trim_body
 
 if TYPE_CHECKING:
     import requests
@@ -84,7 +85,6 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 DEFAULT_MAX_WAIT = 60.0
 DEFAULT_TIMEOUT = 30.0
 WIDEN = timedelta(days=1)
-BODY_LIMIT = 4000
 MESSAGE_LIMIT = 300
 CACHE_VERSION = 2  # 2: epics from a discovered Epic Link field
 FIELDS_NAMESPACE = "jira-fields"  # per site: the Epic Link field ids found in its field list
@@ -700,11 +700,6 @@ def _summary(fields: dict[str, Any]) -> str:
     return " ".join(ZERO_WIDTH.sub("", str(fields.get("summary") or "")).split())
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -755,7 +750,7 @@ def ticket_evidence(issue: dict[str, Any], settings: Settings) -> Evidence | Non
     if not isinstance(key, str) or not key or resolved is None:
         return None
     summary = _summary(fields)
-    body = _trim(adf_text(fields.get("description")) if fields.get("description") else "")
+    body = trim_body(adf_text(fields.get("description")) if fields.get("description") else "")
     parent = _dict(fields.get("parent"))
     issuetype = _dict(fields.get("issuetype"))
     linked = [
