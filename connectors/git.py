@@ -74,6 +74,7 @@ from impact_miner.errors import ConfigError, SourceError, UsageError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext
+from impact_miner.text import trim_body
 from impact_miner.topology import (
     History,
     MergeInfo,
@@ -98,7 +99,6 @@ GIT_EPOCH_FLOOR = 100_000_000
 # bench/make_repo.py's history: a day's slack still lost 1 of 2,525 commits, a week lost none); the
 # exact half-open range is applied to each commit's landing time here.
 WIDEN_SECONDS = 7 * 86400
-BODY_LIMIT = 4000
 # Paths kept per commit, most-changed first: enough to count a project's distinct files and to weigh
 # shared files, without a vendored tree bloating the report.
 MAX_PATHS = 1000
@@ -429,11 +429,6 @@ def _numstat(text: str) -> tuple[int, int, int, list[str], str]:
 
 def _is_bot(author: str) -> bool:
     return any(marker in author for marker in BOT_MARKERS)
-
-
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
 
 
 def _lines(repo: Repo, args: list[str]) -> list[str]:
@@ -819,7 +814,7 @@ def _commit_evidence(
     links: _Links,
     section: SourceSection,
 ) -> Evidence:
-    sha, subject, body = commit.node.sha, commit.subject, _trim(commit.body)
+    sha, subject, body = commit.node.sha, commit.subject, trim_body(commit.body)
     landed = datetime.fromtimestamp(history.landed[sha], UTC)
     committed = commit.committed_at
     completed = committed if landed == committed else landed.astimezone(committed.tzinfo)
@@ -901,7 +896,7 @@ def _merge_evidence(
         title=info.title,
         url=extra.get("unit_url") or links.commit(sha),
         completed_at=landed,
-        body=_trim(merge.body),
+        body=trim_body(merge.body),
         author=merge.author,
         repo=links.name,
         created_at=claimed[0].authored_at if claimed else None,
@@ -957,7 +952,7 @@ def _releases(
                 title=f"Released {name}",
                 url=links.tag(name, sha),
                 completed_at=when,
-                body=_trim(message if kind == "tag" else ""),
+                body=trim_body(message if kind == "tag" else ""),
                 author=f"{tagger} <{email}>"
                 if kind == "tag"
                 else (target_commit.author if target_commit else ""),

@@ -49,7 +49,6 @@ and ``read:org`` scope; a fine-grained token needs read access to pull requests 
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import math
 import os
@@ -64,15 +63,26 @@ from urllib.parse import urlsplit, urlunsplit
 
 from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.http_policy import (
+    DEFAULT_TIMEOUT,
+    Retry,
+    WaitBudget,
+    backoff,
+    call_with_retries,
+    has_retry_after,
+    rerun_time,
+    reset_after,
+    retry_after,
+)
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
+from impact_miner.text import trim_body
 
 DEFAULT_URL = "https://api.github.com"
 OPTIONS = frozenset({"url", "token", "login", "orgs", "repos", "reviews", "issues", "max_wait", "timeout"})
 DEFAULT_MAX_WAIT = 300.0
-DEFAULT_TIMEOUT = 30
 CACHE_NAMESPACE = "github"
 CACHE_VERSION = 1
 PAGE_SIZE = 100
@@ -82,7 +92,6 @@ MAX_SEARCHES_PER_REQUEST = 4
 MAX_QUERY_LENGTH = 256  # GitHub rejects longer search strings
 TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
-BODY_LIMIT = 4000
 SECOND = timedelta(seconds=1)
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
 FIX_TOKEN = (
@@ -296,8 +305,9 @@ class Stop(SourceError):
 class Client:
     """POSTs GraphQL through PyGithub's requester, counting requests and waiting out rate limits.
 
-    PyGithub's own retry and request spacing are off: every wait goes through ``sleep`` and is bounded
-    by ``max_wait`` in total; "now" is ``now`` plus the time already waited.
+    PyGithub's own retry and request spacing are off: the retries are :mod:`impact_miner.http_policy`'s,
+    every wait goes through ``sleep`` and is bounded by ``max_wait`` in total; "now" is ``now`` plus the
+    time already waited.
     """
 
     def __init__(
@@ -308,15 +318,16 @@ class Client:
         now: datetime,
         sleep: Callable[[float], None],
         throttle: Throttle | None = None,
+        check_cancelled: Callable[[], None] | None = None,
     ) -> None:
         from github import Auth, Github
 
         self.config = config
         self._throttle = throttle  # shared by the workers of a batch (`mine team`)
+        self._check_cancelled = check_cancelled
         self.requests = 0
-        self.waited = 0.0
+        self.budget = WaitBudget(config.max_wait, start=now)
         self.sso: list[str] = []  # X-GitHub-SSO headers seen
-        self._start = now
         self._sleep = sleep
         self._github = Github(
             base_url=config.url,
@@ -330,98 +341,119 @@ class Client:
             lazy=True,
         )
 
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.waited)
-
     def query(self, text: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The response document (``data`` and maybe ``errors``) of one GraphQL query, after retries."""
+        return call_with_retries(
+            lambda: self._post(text, variables),
+            self._plan(),
+            sleep=self._sleep,
+            budget=self.budget,
+            throttle=self._throttle,
+            source=self.config.name,
+            check_cancelled=self._check_cancelled,
+        )
+
+    def _post(self, text: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """One request; raises _RateLimited or _Unavailable for what is worth another attempt."""
         from github.GithubException import GithubException
         from requests.exceptions import RequestException, Timeout
 
         requester = self._github.requester
-        transient = limited = 0
-        while True:
-            if self._throttle is not None:
-                self._throttle.wait(self.config.name)
-            self.requests += 1
-            try:
-                headers, body = requester.requestJsonAndCheck(
-                    "POST", requester.graphql_url, input={"query": text, "variables": dict(variables)}
-                )
-            except GithubException as exc:
-                headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
-                message = _message(exc.data)
-                if exc.status == 401:
-                    raise SourceError(
-                        f"token rejected by GitHub (sources.{self.config.name}): "
-                        + FIX_TOKEN.format(name=self.config.name)
-                    ) from None
-                if _is_rate_limit(exc.status, headers, message):
-                    limited += 1
-                    self._wait_out_rate_limit(headers, limited)
-                    continue
-                if exc.status == 403 and headers.get("x-github-sso"):
-                    raise SourceError(sso_detail([headers["x-github-sso"]], 0, self.config.name)) from None
-                if exc.status >= 500:
-                    transient += 1
-                    self._back_off(transient, f"GitHub answered {exc.status} ({message or 'server error'})")
-                    continue
-                if exc.status == 404:
-                    raise SourceError(
-                        f"no GitHub GraphQL API at {self.config.graphql_url} "
-                        f'(sources.{self.config.name}.url): use "{DEFAULT_URL}", '
-                        'or "https://HOST/api/v3" for GitHub Enterprise Server'
-                    ) from None
+        self.requests += 1
+        try:
+            headers, body = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url, input={"query": text, "variables": dict(variables)}
+            )
+        except GithubException as exc:
+            headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+            message = _message(exc.data)
+            if exc.status == 401:
                 raise SourceError(
-                    f"GitHub refused the query ({exc.status}: {message or 'no message'}) "
-                    f"for sources.{self.config.name}"
+                    f"token rejected by GitHub (sources.{self.config.name}): "
+                    + FIX_TOKEN.format(name=self.config.name)
                 ) from None
-            except RequestException as exc:  # timeouts, refused or broken connections
-                transient += 1
-                reason = (
-                    f"no answer from {self.config.graphql_url} within {self.config.timeout} s"
-                    if isinstance(exc, Timeout)
-                    else f"cannot talk to {self.config.graphql_url} ({type(exc).__name__})"
-                )
-                self._back_off(transient, reason, timeout=isinstance(exc, Timeout))
-                continue
-            except ValueError:  # a body that starts like JSON but is not
-                body = None
-            if (
-                not isinstance(body, dict)
-                or not ("data" in body or "errors" in body)
-                or not isinstance(body.get("data"), dict | None)
-            ):
+            if _is_rate_limit(exc.status, headers, message):
+                raise _RateLimited(headers) from None
+            if exc.status == 403 and headers.get("x-github-sso"):
+                raise SourceError(sso_detail([headers["x-github-sso"]], 0, self.config.name)) from None
+            if exc.status >= 500:
+                raise _Unavailable(f"GitHub answered {exc.status} ({message or 'server error'})") from None
+            if exc.status == 404:
                 raise SourceError(
-                    f"{self.config.graphql_url} did not answer like GitHub's GraphQL API; "
-                    f"check sources.{self.config.name}.url"
-                )
-            if any(_is_rate_limit_error(e) for e in body.get("errors") or []):
+                    f"no GitHub GraphQL API at {self.config.graphql_url} "
+                    f'(sources.{self.config.name}.url): use "{DEFAULT_URL}", '
+                    'or "https://HOST/api/v3" for GitHub Enterprise Server'
+                ) from None
+            raise SourceError(
+                f"GitHub refused the query ({exc.status}: {message or 'no message'}) "
+                f"for sources.{self.config.name}"
+            ) from None
+        except RequestException as exc:  # timeouts, refused or broken connections
+            timeout = isinstance(exc, Timeout)
+            reason = (
+                f"no answer from {self.config.graphql_url} within {self.config.timeout} s"
+                if timeout
+                else f"cannot talk to {self.config.graphql_url} ({type(exc).__name__})"
+            )
+            raise _Unavailable(reason, timeout=timeout) from None
+        except ValueError:  # a body that starts like JSON but is not
+            body = None
+        if (
+            not isinstance(body, dict)
+            or not ("data" in body or "errors" in body)
+            or not isinstance(body.get("data"), dict | None)
+        ):
+            raise SourceError(
+                f"{self.config.graphql_url} did not answer like GitHub's GraphQL API; "
+                f"check sources.{self.config.name}.url"
+            )
+        if any(_is_rate_limit_error(e) for e in body.get("errors") or []):
+            raise _RateLimited(headers)
+        if headers.get("x-github-sso"):
+            self.sso.append(headers["x-github-sso"])
+        return body
+
+    def _plan(self) -> Callable[[Exception], Retry | None]:
+        """How one query retries: rate limits as long as ``max_wait`` lasts, the rest five attempts in all."""
+        limited = transient = 0
+
+        def plan(error: Exception) -> Retry | None:
+            nonlocal limited, transient
+            if isinstance(error, _RateLimited):
                 limited += 1
-                self._wait_out_rate_limit(headers, limited)
-                continue
-            if headers.get("x-github-sso"):
-                self.sso.append(headers["x-github-sso"])
-            return body
+                return Retry(
+                    rate_limit_wait(error.headers, self.budget.now(), limited),
+                    hold=True,  # every worker of a batch backs off
+                    over_budget=lambda until: Stop(
+                        f"rate limited until {rerun_time(until, self.budget.now())}; rerun after that"
+                    ),
+                )
+            if isinstance(error, _Unavailable):
+                transient += 1
+                fix = f" or raise sources.{self.config.name}.timeout" if error.timeout else ""
+                message = f"{error} ({plural(transient, 'attempt')}); rerun later{fix}"
+                if transient >= TRANSIENT_ATTEMPTS:
+                    raise Stop(message)
+                return Retry(backoff(transient, first=2.0), over_budget=lambda _until: Stop(message))
+            return None
 
-    def _wait(self, seconds: float, stop_message: Callable[[datetime], str]) -> None:
-        if self.waited + seconds > self.config.max_wait:
-            raise Stop(stop_message(self.now() + timedelta(seconds=seconds)))
-        self._sleep(seconds)
-        self.waited += seconds
+        return plan
 
-    def _wait_out_rate_limit(self, headers: Mapping[str, str], attempt: int) -> None:
-        seconds = rate_limit_wait(headers, self.now(), attempt)
-        if self._throttle is not None and self.waited + seconds <= self.config.max_wait:
-            self._throttle.hold(self.config.name, seconds)  # every worker of a batch backs off
-        self._wait(seconds, lambda until: f"rate limited until {_clock(until, self.now())}; rerun after that")
 
-    def _back_off(self, attempt: int, reason: str, *, timeout: bool = False) -> None:
-        fix = f" or raise sources.{self.config.name}.timeout" if timeout else ""
-        message = f"{reason} ({plural(attempt, 'attempt')}); rerun later{fix}"
-        if attempt >= TRANSIENT_ATTEMPTS:
-            raise Stop(message)
-        self._wait(2.0**attempt, lambda _until: message)
+class _RateLimited(Exception):
+    """GitHub said to slow down (429, a rate-limit 403, GraphQL ``RATE_LIMITED``); see ``headers``."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__("rate limited")
+        self.headers = headers
+
+
+class _Unavailable(Exception):
+    """A 5xx, a timeout or a refused or broken connection: worth another attempt."""
+
+    def __init__(self, reason: str, *, timeout: bool = False) -> None:
+        super().__init__(reason)
+        self.timeout = timeout
 
 
 def plural(count: int, noun: str) -> str:
@@ -445,7 +477,7 @@ def _is_rate_limit(status: int, headers: Mapping[str, str], message: str) -> boo
         return False
     lowered = message.lower()
     return (
-        "retry-after" in headers
+        has_retry_after(headers)
         or headers.get("x-ratelimit-remaining") == "0"
         or "rate limit" in lowered
         or "abuse" in lowered
@@ -461,28 +493,14 @@ def _is_rate_limit_error(error: Any) -> bool:
 def rate_limit_wait(headers: Mapping[str, str], now: datetime, attempt: int) -> float:
     """Seconds to wait: ``Retry-After``, else until ``X-RateLimit-Reset`` (when none remain), else ≥ 60 s
     doubling with each consecutive limit."""
-    retry_after = headers.get("retry-after", "").strip()
-    if retry_after:
-        if retry_after.isdigit():
-            return max(1.0, float(retry_after))
-        try:
-            when = email.utils.parsedate_to_datetime(retry_after)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            return max(1.0, (when - now).total_seconds())
-    reset = headers.get("x-ratelimit-reset", "").strip()
-    if reset.isdigit() and headers.get("x-ratelimit-remaining", "0") == "0":
-        return max(1.0, float(reset) - now.timestamp() + 1)
-    return float(MIN_RATE_LIMIT_WAIT * 2 ** (attempt - 1))
-
-
-def _clock(when: datetime, now: datetime) -> str:
-    when, now = when.astimezone(UTC), now.astimezone(UTC)
-    ceiled = when.replace(second=0, microsecond=0)
-    if ceiled < when:  # "until 02:01" for 02:00:01: never suggest a minute that is still limited
-        ceiled += timedelta(minutes=1)
-    return f"{ceiled:%H:%M} UTC" if ceiled.date() == now.date() else f"{ceiled:%Y-%m-%d %H:%M} UTC"
+    asked = retry_after(headers, now)
+    if asked is not None:
+        return max(1.0, asked)
+    if headers.get("x-ratelimit-remaining", "0") == "0":
+        reset = reset_after(headers, now, "X-RateLimit-Reset")
+        if reset is not None:
+            return max(1.0, reset + 1)
+    return backoff(attempt, first=MIN_RATE_LIMIT_WAIT)
 
 
 def sso_detail(headers: Iterable[str], hidden: int, name: str) -> str:
@@ -619,11 +637,6 @@ def _actor(actor: Any) -> str:
     return f"{login}[bot]" if actor.get("__typename") == "Bot" and not login.endswith("[bot]") else login
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _nodes(connection: Any) -> list[dict[str, Any]]:
     if not isinstance(connection, dict):
         return []
@@ -642,7 +655,7 @@ def pull_request_evidence(node: Mapping[str, Any]) -> Evidence | None:
     if node.get("__typename") != "PullRequest" or merged_at is None or not repo:
         return None
     number = int(node["number"])
-    title, body = str(node.get("title") or ""), _trim(str(node.get("body") or ""))
+    title, body = str(node.get("title") or ""), trim_body(str(node.get("body") or ""))
     branch = str(node.get("headRefName") or "")
     closing = [f"{_repo(i)}#{i['number']}" for i in _nodes(node.get("closingIssuesReferences")) if _repo(i)]
     shas = [str(c["commit"]["oid"]) for c in _nodes(node.get("commits")) if isinstance(c.get("commit"), dict)]
@@ -745,7 +758,7 @@ def issue_evidence(node: Mapping[str, Any], login: str) -> Evidence | None:
     number, title, body = (
         int(node["number"]),
         str(node.get("title") or ""),
-        _trim(str(node.get("body") or "")),
+        trim_body(str(node.get("body") or "")),
     )
     refs = extract_refs(f"{title}\n{body}", repo) + ([closer_ref] if closer_ref else [])
     return Evidence(
@@ -814,6 +827,7 @@ class Run:
                 now=self.context.now,
                 sleep=self.context.sleep,
                 throttle=self.context.throttle,
+                check_cancelled=self.context.check_cancelled,
             )
         return self.client
 

@@ -64,7 +64,6 @@ Without ``token``: ``$GITLAB_TOKEN``, then ``glab config get token --host HOST``
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import hashlib
 import os
 import re
@@ -79,10 +78,21 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.http_policy import (
+    DEFAULT_TIMEOUT,
+    Retry,
+    WaitBudget,
+    backoff,
+    call_with_retries,
+    rerun_time,
+    reset_after,
+    retry_after,
+)
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
+from impact_miner.text import trim_body
 
 if TYPE_CHECKING:
     import httpx
@@ -94,7 +104,6 @@ OPTIONS = frozenset(
      "timeout"}
 )  # fmt: skip
 DEFAULT_MAX_WAIT = 300.0
-DEFAULT_TIMEOUT = 30
 CACHE_NAMESPACE = "gitlab"
 CACHE_VERSION = 1
 PAGE_SIZE = 100  # GitLab's largest page; a larger `first` or `per_page` is cut to it silently
@@ -102,7 +111,6 @@ MIN_PAGE_SIZE = 10
 LISTS_PER_REQUEST = 2
 TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
-BODY_LIMIT = 4000
 MICROSECOND = timedelta(microseconds=1)
 TOKEN_ENV = "GITLAB_TOKEN"
 FIX_TOKEN = (
@@ -313,9 +321,10 @@ class Client:
     """GraphQL through python-gitlab's ``GraphQL`` client (REST through ``Gitlab`` where needed), counting
     requests, waiting out rate limits and retrying transient failures.
 
-    python-gitlab's own retries are off (they sleep without bound and cannot be injected), and every
-    answer's status is taken from the HTTP layer itself: gql turns a JSON error body of any status into a
-    query error, and, where ``httpx2`` is installed, lets a non-JSON 4xx/5xx escape as a plain
+    python-gitlab's own retries are off (they sleep without bound and cannot be injected; the retries are
+    :mod:`impact_miner.http_policy`'s, every wait bounded by ``max_wait`` in total), and every answer's
+    status is taken from the HTTP layer itself: gql turns a JSON error body of any status into a query
+    error, and, where ``httpx2`` is installed, lets a non-JSON 4xx/5xx escape as a plain
     ``httpx.HTTPStatusError``, so python-gitlab's own mapping of 401/429/5xx does not fire reliably.
     """
 
@@ -327,6 +336,7 @@ class Client:
         now: datetime,
         sleep: Callable[[float], None],
         throttle: Throttle | None = None,
+        check_cancelled: Callable[[], None] | None = None,
     ) -> None:
         import httpx
 
@@ -334,11 +344,11 @@ class Client:
 
         self.config = config
         self.requests = 0
-        self.waited = 0.0
+        self.budget = WaitBudget(config.max_wait, start=now)
         self._token = token
-        self._start = now
         self._sleep = sleep
         self._throttle = throttle  # shared by the workers of a batch (`mine team`)
+        self._check_cancelled = check_cancelled
         self._last: tuple[int, dict[str, str]] | None = None
         self._user_agent = f"impact-miner/{__version__}"
         self._http = httpx.Client(
@@ -358,9 +368,6 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.waited)
 
     def _saw_httpx(self, response: httpx.Response) -> None:
         self._last = (response.status_code, {k.lower(): v for k, v in response.headers.items()})
@@ -421,51 +428,79 @@ class Client:
     # retries and verdicts
 
     def _attempt(self, call: Callable[[], Any], where: str) -> Any:
-        transient = limited = 0
-        while True:
-            if self._throttle is not None:
-                self._throttle.wait(self.config.name)
-            self.requests += 1
-            self._last = None
-            failure: Exception | None = None
-            body: Any = None
-            try:
-                body = call()
-            except Exception as exc:  # python-gitlab, gql, httpx and requests each raise their own
-                failure = exc
-            status, headers = self._last or (0, dict[str, str]())
-            if failure is not None and (status == 0 or _network_error(failure)):
-                transient += 1
-                timeout = _timed_out(failure)
-                reason = (
-                    f"no answer from {where} within {self.config.timeout} s"
-                    if timeout
-                    else f"cannot talk to {where} ({type(_transport_error(failure)).__name__})"
-                )
-                self._back_off(transient, reason, timeout=timeout)
-                continue
-            if status == 401:
-                raise SourceError(self._rejected(where, failure, body))
-            if status == 429:
+        return call_with_retries(
+            lambda: self._once(call, where),
+            self._plan(),
+            sleep=self._sleep,
+            budget=self.budget,
+            throttle=self._throttle,
+            source=self.config.name,
+            check_cancelled=self._check_cancelled,
+        )
+
+    def _once(self, call: Callable[[], Any], where: str) -> Any:
+        """One request; raises _RateLimited or _Unavailable for what is worth another attempt."""
+        self.requests += 1
+        self._last = None
+        failure: Exception | None = None
+        body: Any = None
+        try:
+            body = call()
+        except Exception as exc:  # python-gitlab, gql, httpx and requests each raise their own
+            failure = exc
+        status, headers = self._last or (0, dict[str, str]())
+        if failure is not None and (status == 0 or _network_error(failure)):
+            timeout = _timed_out(failure)
+            reason = (
+                f"no answer from {where} within {self.config.timeout} s"
+                if timeout
+                else f"cannot talk to {where} ({type(_transport_error(failure)).__name__})"
+            )
+            raise _Unavailable(reason, timeout=timeout)
+        if status == 401:
+            raise SourceError(self._rejected(where, failure, body))
+        if status == 429:
+            raise _RateLimited(headers)
+        if status >= 500:
+            raise _Unavailable(f"GitLab answered {status} at {where}")
+        if status == 403:
+            raise SourceError(self._forbidden(failure, body))
+        if status == 404:
+            raise NotFound(self._not_gitlab(status))
+        if 300 <= status < 400 and headers.get("location"):
+            raise SourceError(
+                f"{where} redirects to {headers['location']}; set sources.{self.config.name}.url to the "
+                "instance's address there"
+            )
+        if failure is not None or status >= 400:
+            raise SourceError(self._not_gitlab(status))
+        return body
+
+    def _plan(self) -> Callable[[Exception], Retry | None]:
+        """How one request retries: 429 as long as ``max_wait`` lasts, the rest five attempts in all."""
+        limited = transient = 0
+
+        def plan(error: Exception) -> Retry | None:
+            nonlocal limited, transient
+            if isinstance(error, _RateLimited):
                 limited += 1
-                self._wait_out_rate_limit(headers, limited)
-                continue
-            if status >= 500:
-                transient += 1
-                self._back_off(transient, f"GitLab answered {status} at {where}")
-                continue
-            if status == 403:
-                raise SourceError(self._forbidden(failure, body))
-            if status == 404:
-                raise NotFound(self._not_gitlab(status))
-            if 300 <= status < 400 and headers.get("location"):
-                raise SourceError(
-                    f"{where} redirects to {headers['location']}; set sources.{self.config.name}.url to the "
-                    "instance's address there"
+                return Retry(
+                    rate_limit_wait(error.headers, self.budget.now(), limited),
+                    hold=True,  # every worker of a batch backs off
+                    over_budget=lambda until: Stop(
+                        f"rate limited until {rerun_time(until, self.budget.now())}; rerun after that"
+                    ),
                 )
-            if failure is not None or status >= 400:
-                raise SourceError(self._not_gitlab(status))
-            return body
+            if isinstance(error, _Unavailable):
+                transient += 1
+                fix = f" or raise sources.{self.config.name}.timeout" if error.timeout else ""
+                message = f"{error} ({plural(transient, 'attempt')}); rerun later{fix}"
+                if transient >= TRANSIENT_ATTEMPTS:
+                    raise Stop(message)
+                return Retry(backoff(transient, first=2.0), over_budget=lambda _until: Stop(message))
+            return None
+
+        return plan
 
     def _rejected(self, where: str, failure: Exception | None, body: Any) -> str:
         """Why GitLab answered 401: a token it does not know, or one without read_api (GraphQL answers a
@@ -506,24 +541,21 @@ class Client:
             f'sources.{self.config.name}.url (the instance\'s address, e.g. "{DEFAULT_URL}")'
         )
 
-    def _wait(self, seconds: float, stop_message: Callable[[datetime], str]) -> None:
-        if self.waited + seconds > self.config.max_wait:
-            raise Stop(stop_message(self.now() + timedelta(seconds=seconds)))
-        self._sleep(seconds)
-        self.waited += seconds
 
-    def _wait_out_rate_limit(self, headers: Mapping[str, str], attempt: int) -> None:
-        seconds = rate_limit_wait(headers, self.now(), attempt)
-        if self._throttle is not None and self.waited + seconds <= self.config.max_wait:
-            self._throttle.hold(self.config.name, seconds)  # every worker of a batch backs off
-        self._wait(seconds, lambda until: f"rate limited until {_clock(until, self.now())}; rerun after that")
+class _RateLimited(Exception):
+    """GitLab answered 429; ``headers`` say how long to wait."""
 
-    def _back_off(self, attempt: int, reason: str, *, timeout: bool = False) -> None:
-        fix = f" or raise sources.{self.config.name}.timeout" if timeout else ""
-        message = f"{reason} ({plural(attempt, 'attempt')}); rerun later{fix}"
-        if attempt >= TRANSIENT_ATTEMPTS:
-            raise Stop(message)
-        self._wait(2.0**attempt, lambda _until: message)
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__("rate limited")
+        self.headers = headers
+
+
+class _Unavailable(Exception):
+    """A 5xx, a timeout or a refused or broken connection: worth another attempt."""
+
+    def __init__(self, reason: str, *, timeout: bool = False) -> None:
+        super().__init__(reason)
+        self.timeout = timeout
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -585,28 +617,13 @@ def plural(count: int, noun: str) -> str:
 def rate_limit_wait(headers: Mapping[str, str], now: datetime, attempt: int) -> float:
     """Seconds to wait: ``Retry-After`` (seconds or a date), else until ``RateLimit-Reset`` (epoch
     seconds), else ≥ 60 s doubling with each consecutive limit."""
-    retry_after = headers.get("retry-after", "").strip()
-    if retry_after:
-        if retry_after.isdigit():
-            return float(retry_after)
-        try:
-            when = email.utils.parsedate_to_datetime(retry_after)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            return max(0.0, (when - now).total_seconds())
-    reset = headers.get("ratelimit-reset", "").strip()
-    if reset.isdigit():
-        return max(0.0, float(reset) - now.timestamp())
-    return float(MIN_RATE_LIMIT_WAIT * 2 ** (attempt - 1))
-
-
-def _clock(when: datetime, now: datetime) -> str:
-    when, now = when.astimezone(UTC), now.astimezone(UTC)
-    ceiled = when.replace(second=0, microsecond=0)
-    if ceiled < when:  # "until 02:01" for 02:00:01: never suggest a minute that is still limited
-        ceiled += timedelta(minutes=1)
-    return f"{ceiled:%H:%M} UTC" if ceiled.date() == now.date() else f"{ceiled:%Y-%m-%d %H:%M} UTC"
+    asked = retry_after(headers, now)
+    if asked is not None:
+        return asked
+    reset = reset_after(headers, now, "RateLimit-Reset")
+    if reset is not None:
+        return reset
+    return backoff(attempt, first=MIN_RATE_LIMIT_WAIT)
 
 
 # ---- list slices -------------------------------------------------------------------------------------
@@ -733,11 +750,6 @@ def _when(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -765,7 +777,7 @@ def merge_request_evidence(node: Mapping[str, Any]) -> Evidence | None:
     if merged_at is None or not path or not str(node.get("iid") or "").isdigit():
         return None
     iid = int(str(node["iid"]))
-    title, body = str(node.get("title") or ""), _trim(str(node.get("description") or ""))
+    title, body = str(node.get("title") or ""), trim_body(str(node.get("description") or ""))
     branch, target = str(node.get("sourceBranch") or ""), str(node.get("targetBranch") or "")
     text = f"{title}\n{branch}\n{body}"
     closing = closing_issues(f"{title}\n{body}", path)
@@ -855,7 +867,7 @@ def issue_evidence(issue: Mapping[str, Any], closed_at: datetime) -> Evidence | 
     path, _, number = reference.rpartition("#")
     if not path or not number.isdigit():
         return None
-    title, body = str(issue.get("title") or ""), _trim(str(issue.get("description") or ""))
+    title, body = str(issue.get("title") or ""), trim_body(str(issue.get("description") or ""))
     return Evidence(
         id=f"gitlab-issue:{path}#{number}",
         source="gitlab",
@@ -917,6 +929,7 @@ class Run:
                 now=self.context.now,
                 sleep=self.context.sleep,
                 throttle=self.context.throttle,
+                check_cancelled=self.context.check_cancelled,
             )
         return self.client
 

@@ -65,14 +65,22 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.http_policy import (
+    DEFAULT_TIMEOUT,
+    Retry,
+    WaitBudget,
+    backoff,
+    call_with_retries,
+    retry_after,
+)
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import TICKET_KEY, extract_refs
-from impact_miner.registry import Connector, FetchContext
+from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import Cache, cached
+from impact_miner.text import trim_body
 
 if TYPE_CHECKING:
     import requests
@@ -80,11 +88,8 @@ if TYPE_CHECKING:
 PAGE_SIZE = 100
 MAX_PAGES = 200  # 20,000 tickets: beyond that the source is reported truncated
 MAX_RETRIES = 3
-BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 DEFAULT_MAX_WAIT = 60.0
-DEFAULT_TIMEOUT = 30.0
 WIDEN = timedelta(days=1)
-BODY_LIMIT = 4000
 MESSAGE_LIMIT = 300
 CACHE_VERSION = 2  # 2: epics from a discovered Epic Link field
 FIELDS_NAMESPACE = "jira-fields"  # per site: the Epic Link field ids found in its field list
@@ -255,18 +260,31 @@ class JiraHttpError(SourceError):
 class JiraClient:
     """GET requests to one Jira site through the jira library's session, with bounded retries.
 
-    The session itself never retries (``max_retries=0``) so every wait goes through ``sleep``, which
-    tests replace; ``request_count`` counts every HTTP request made, retries included.
+    The session itself never retries (``max_retries=0``): the retries are :mod:`impact_miner.http_policy`'s,
+    so every wait goes through ``sleep``, which tests replace; ``request_count`` counts every HTTP request
+    made, retries included. ``budget`` has no total (``max_wait`` bounds each wait instead): it keeps the
+    time waited, and its clock (the run's ``now`` plus that time) is what an HTTP-date ``Retry-After`` is
+    counted from.
     """
 
     settings: Settings
     sleep: Callable[[float], None]
     session: requests.Session
-    throttle: Any = None  # a registry.Throttle shared by the workers of a batch, when there is one
+    throttle: Throttle | None = None  # shared by the workers of a batch, when there is one
     request_count: int = 0
+    budget: WaitBudget = field(default_factory=lambda: WaitBudget(start=datetime.now(UTC)))
+    check_cancelled: Callable[[], None] | None = None
 
     @classmethod
-    def connect(cls, settings: Settings, sleep: Callable[[float], None], throttle: Any = None) -> JiraClient:
+    def connect(
+        cls,
+        settings: Settings,
+        sleep: Callable[[float], None],
+        throttle: Throttle | None = None,
+        *,
+        now: datetime | None = None,
+        check_cancelled: Callable[[], None] | None = None,
+    ) -> JiraClient:
         from jira.client import TokenAuth
         from jira.resilientsession import ResilientSession
 
@@ -275,59 +293,80 @@ class JiraClient:
         session = ResilientSession(timeout=settings.timeout, max_retries=0)
         session.auth = (settings.email, settings.token) if settings.cloud else TokenAuth(settings.token)
         session.headers["User-Agent"] = f"impact-miner/{__version__}"
-        return cls(settings=settings, sleep=sleep, session=session, throttle=throttle)
+        return cls(
+            settings=settings,
+            sleep=sleep,
+            session=session,
+            throttle=throttle,
+            budget=WaitBudget(start=now or datetime.now(UTC)),
+            check_cancelled=check_cancelled,
+        )
 
     def get(self, path: str, params: dict[str, Any], *, purpose: str = "search") -> Any:
         """The JSON answer to ``GET {api}{path}``; raises SourceError with a message to act on."""
+        url = self.settings.api + path
+
+        def once() -> requests.Response:
+            self.request_count += 1
+            return self.session.get(url, params=params)
+
+        response = call_with_retries(
+            once,
+            self._plan(path, purpose),
+            sleep=self.sleep,
+            budget=self.budget,
+            throttle=self.throttle,
+            source=self.settings.name,
+            check_cancelled=self.check_cancelled,
+        )
+        return self._json(response, path)
+
+    def _plan(self, path: str, purpose: str) -> Callable[[Exception], Retry | None]:
+        """Up to MAX_RETRIES more attempts after a 429, a 5xx, a timeout or a refused connection."""
         import requests
         from jira.exceptions import JIRAError
 
-        url = self.settings.api + path
-        for attempt in range(MAX_RETRIES + 1):
-            if self.throttle is not None:
-                self.throttle.wait(self.settings.name)
-            self.request_count += 1
-            last = attempt == MAX_RETRIES
-            try:
-                response = self.session.get(url, params=params)
-            except JIRAError as error:
+        tries = 0
+
+        def plan(error: Exception) -> Retry | None:
+            nonlocal tries
+            tries += 1
+            last = tries > MAX_RETRIES
+            if isinstance(error, JIRAError):
                 status = error.status_code or 0
-                wait = self._wait(status, error.response, attempt)
+                wait = self._wait(status, error.response, tries)
                 if status in RETRIED_STATUSES and not last and wait is not None:
-                    if status == 429 and self.throttle is not None:
-                        self.throttle.hold(self.settings.name, wait)  # every worker backs off
-                    else:
-                        self.sleep(wait)
-                    continue
-                message = self._http_message(status, error, path, purpose, attempt + 1)
-                raise JiraHttpError(message, status) from None
-            except requests.Timeout:
+                    return Retry(wait, hold=status == 429)  # every worker of a batch backs off
+                raise JiraHttpError(self._http_message(status, error, path, purpose, tries), status)
+            if isinstance(error, requests.Timeout):
                 if not last:
-                    self.sleep(BACKOFF_SECONDS[attempt])
-                    continue
+                    return Retry(backoff(tries))
                 raise SourceError(
                     f"Jira at {self.settings.url} did not answer within {self.settings.timeout:g} s "
-                    f"({_attempts(attempt + 1)}); check sources.{self.settings.name}.url, or raise "
+                    f"({_attempts(tries)}); check sources.{self.settings.name}.url, or raise "
                     f"sources.{self.settings.name}.timeout"
-                ) from None
-            except requests.ConnectionError as error:
+                )
+            if isinstance(error, requests.ConnectionError):
                 if not last:
-                    self.sleep(BACKOFF_SECONDS[attempt])
-                    continue
+                    return Retry(backoff(tries))
                 raise SourceError(
                     f"cannot connect to Jira at {self.settings.url} ({_reason(error)}); check "
                     f"sources.{self.settings.name}.url and your network"
-                ) from None
-            return self._json(response, path)
-        raise AssertionError("unreachable")  # pragma: no cover
+                )
+            return None
 
-    def _wait(self, status: int, response: requests.Response | None, attempt: int) -> float | None:
+        return plan
+
+    def _wait(self, status: int, response: requests.Response | None, tries: int) -> float | None:
         """Seconds to wait before retrying, or None when the wait is longer than ``max_wait``."""
         if status not in RETRIED_STATUSES:
             return None
-        asked = _retry_after(response.headers.get("Retry-After") if response is not None else None)
-        wait = asked if asked is not None else BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+        asked = self._retry_after(response)
+        wait = asked if asked is not None else backoff(tries)
         return wait if wait <= self.settings.max_wait else None
+
+    def _retry_after(self, response: requests.Response | None) -> float | None:
+        return retry_after(response.headers, self.budget.now()) if response is not None else None
 
     def _json(self, response: requests.Response, path: str) -> Any:
         try:
@@ -377,9 +416,7 @@ class JiraClient:
             )
             return f"Jira has no {self.settings.api.removeprefix(self.settings.url)}{path} (HTTP 404); {hint}"
         if status == 429:
-            asked = _retry_after(
-                error.response.headers.get("Retry-After") if error.response is not None else None
-            )
+            asked = self._retry_after(error.response)
             if asked is not None and asked > self.settings.max_wait:
                 return (
                     f"Jira rate limit: asked to wait {asked:g} s, more than {where}.max_wait = "
@@ -402,24 +439,6 @@ def _jira_says(error: Any) -> str:
         return ""
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _reason(error: Exception) -> str:
@@ -700,11 +719,6 @@ def _summary(fields: dict[str, Any]) -> str:
     return " ".join(ZERO_WIDTH.sub("", str(fields.get("summary") or "")).split())
 
 
-def _trim(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= BODY_LIMIT else text[: BODY_LIMIT - 1].rstrip() + "…"
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -755,7 +769,7 @@ def ticket_evidence(issue: dict[str, Any], settings: Settings) -> Evidence | Non
     if not isinstance(key, str) or not key or resolved is None:
         return None
     summary = _summary(fields)
-    body = _trim(adf_text(fields.get("description")) if fields.get("description") else "")
+    body = trim_body(adf_text(fields.get("description")) if fields.get("description") else "")
     parent = _dict(fields.get("parent"))
     issuetype = _dict(fields.get("issuetype"))
     linked = [
@@ -832,7 +846,13 @@ class _Window:
 def _fetch_window(
     settings: Settings, login: str, time_range: TimeRange, context: FetchContext
 ) -> dict[str, Any]:
-    client = JiraClient.connect(settings, context.sleep, getattr(context, "throttle", None))
+    client = JiraClient.connect(
+        settings,
+        context.sleep,
+        getattr(context, "throttle", None),
+        now=context.now,
+        check_cancelled=context.check_cancelled,
+    )
     try:
         assignee = resolve_assignee(client, settings, login)
         discovery = ""

@@ -37,6 +37,8 @@ Each query must return exactly one series (aggregate it, e.g. ``sum(...)``); val
 Interrupts: once the run is interrupted (Ctrl-C, SIGTERM, a stopped batch) no further request is
 made, retry waits end at once, and the fetch stops (:class:`~impact_miner.errors.Cancelled`).
 
+Retries wait what ``Retry-After`` asks (seconds or an HTTP-date, at most 60 s), else 1 s, 2 s, 4 s …
+
 Errors: an unreachable server fails the source after the retries (no further metric is tried); a query
 Prometheus rejects (HTTP 400 ``bad_data``, 422 ``execution``) is quoted in coverage; a query with no
 data or several series marks the source partial; when every metric fails, the source fails.
@@ -46,6 +48,7 @@ Prometheus's own warnings are shown in coverage. With ``mine team`` the requests
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -54,6 +57,14 @@ from urllib.parse import urlencode, urlsplit
 
 from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.http_policy import (
+    DEFAULT_TIMEOUT,
+    Retry,
+    WaitBudget,
+    backoff,
+    call_with_retries,
+    retry_after,
+)
 from impact_miner.metrics import (
     Judging,
     MetricSpec,
@@ -73,7 +84,6 @@ if TYPE_CHECKING:
 STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 PROMETHEUS_MAX_POINTS = 11_000
 DEFAULT_MAX_POINTS = 11_000
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 10
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -103,11 +113,13 @@ class Settings:
 
 
 class _Transient(Exception):
-    """A failure worth retrying: no connection, a timeout, 429 or 5xx (``wait``: its Retry-After)."""
+    """A failure worth retrying: no connection, a timeout, 429 or 5xx (``headers``: the answer's)."""
 
-    def __init__(self, message: str, wait: float | None = None, *, connection: bool = False) -> None:
+    def __init__(
+        self, message: str, headers: Mapping[str, str] | None = None, *, connection: bool = False
+    ) -> None:
         super().__init__(message)
-        self.wait = wait
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
         self.connection = connection
 
 
@@ -270,6 +282,7 @@ class _Client:
         self.context = context
         self.source = source
         self.requests = 0
+        self.budget = WaitBudget(start=context.now)  # no total; its clock dates a Retry-After
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"impact-miner/{__version__}"
         self.session.headers["Accept"] = "application/json"
@@ -281,46 +294,47 @@ class _Client:
 
     def query_range(self, params: dict[str, str]) -> dict[str, Any]:
         """The ``data`` of one successful query_range answer, retrying transient failures (bounded)."""
-        import tenacity
-
-        config = self.config
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _Transient) and error.wait is not None:
-                return min(error.wait, MAX_RETRY_WAIT)
-            return float(min(2 ** (state.attempt_number - 1), MAX_RETRY_WAIT))
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(config.retries + 1),
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_Transient),
+        return call_with_retries(
+            partial(self._once, params),
+            self._plan(),
             sleep=self.context.sleep,
-            reraise=True,
+            budget=self.budget,
+            throttle=self.context.throttle,
+            source=self.source,
+            check_cancelled=self.context.check_cancelled,  # not even a retry once the run is interrupted
         )
-        try:
-            for attempt in retrying:
-                self.context.check_cancelled()  # not even a retry once the run is interrupted
-                with attempt:
-                    if self.context.throttle is not None:
-                        self.context.throttle.wait(self.source)
-                    self.requests += 1
-                    try:
-                        return _attempt(self.session, config, params)
-                    except _Transient as exc:
-                        if exc.wait is not None and self.context.throttle is not None:
-                            self.context.throttle.hold(self.source, min(exc.wait, MAX_RETRY_WAIT))
-                        raise
-        except _Transient as exc:
+
+    def _once(self, params: dict[str, str]) -> dict[str, Any]:
+        self.requests += 1
+        return _attempt(self.session, self.config, params)
+
+    def _plan(self) -> Callable[[Exception], Retry | None]:
+        """``retries`` more attempts after a _Transient, waiting what Retry-After says (at most
+        MAX_RETRY_WAIT) or 1 s, 2 s, 4 s …"""
+        config, throttle = self.config, self.context.throttle
+        tries = 0
+
+        def plan(error: Exception) -> Retry | None:
+            nonlocal tries
+            if not isinstance(error, _Transient):
+                return None
+            tries += 1
+            asked = retry_after(error.headers, self.budget.now())
+            wait = min(asked, MAX_RETRY_WAIT) if asked is not None else backoff(tries, cap=MAX_RETRY_WAIT)
+            if tries <= config.retries:
+                return Retry(wait, hold=asked is not None)
+            if asked is not None and throttle is not None:
+                throttle.hold(self.source, wait)  # this fetch gives up, but the batch's other workers wait
             attempts = config.retries + 1
             tried = f"after {attempts} {'attempt' if attempts == 1 else 'attempts'}"
-            if exc.connection:
+            if error.connection:
                 raise _Unreachable(
-                    f"cannot reach Prometheus at {config.url}: {exc} ({tried}); check `url` and that the "
+                    f"cannot reach Prometheus at {config.url}: {error} ({tried}); check `url` and that the "
                     "server is running"
-                ) from None
-            raise _QueryFailed(f"Prometheus at {config.url} kept failing: {exc} ({tried})") from None
-        raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
+                )
+            raise _QueryFailed(f"Prometheus at {config.url} kept failing: {error} ({tried})")
+
+        return plan
 
 
 def _attempt(session: requests.Session, config: Settings, params: dict[str, str]) -> dict[str, Any]:
@@ -335,7 +349,7 @@ def _attempt(session: requests.Session, config: Settings, params: dict[str, str]
     body = _json(response)
     if response.status_code in RETRY_STATUSES:
         reason = _prometheus_error(body) or response.reason or ""
-        raise _Transient(f"HTTP {response.status_code} {reason}".strip(), _retry_after(response))
+        raise _Transient(f"HTTP {response.status_code} {reason}".strip(), response.headers)
     if response.status_code in (401, 403):
         raise _Unreachable(
             f"Prometheus at {config.url} answered HTTP {response.status_code} {response.reason}; "
@@ -403,14 +417,6 @@ def _prometheus_error(body: dict[str, Any] | None) -> str:
         return ""
     kind, error = body.get("errorType"), body.get("error")
     return ": ".join(str(part) for part in (kind, error) if part)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _connection_reason(error: Exception) -> str:

@@ -12,6 +12,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -613,6 +614,16 @@ def test_rate_limits_and_server_errors_are_waited_out(
     assert sleeps == waits
     assert len(result.evidence) == 250 and result.report.status == "ok"
     assert busy.requests == 3 + len(faults) - faults.count(OK)
+
+
+def test_a_429_whose_retry_after_is_an_http_date_waits_until_that_moment(busy: FakeGitLab) -> None:
+    two_seconds_ahead = format_datetime(AFTER + timedelta(seconds=2), usegmt=True)  # "Tue, 01 Dec 2026 …"
+    busy.script(Fault(429, {"Content-Type": "text/plain", "Retry-After": two_seconds_ahead}, "Retry later"))
+    sleeps: list[float] = []
+    result = fetch(busy, sleeps=sleeps)  # "now" is AFTER, plus what was waited: no real time passes
+    assert sleeps == [2.0]
+    assert len(result.evidence) == 250 and result.report.status == "ok"
+    assert busy.requests == 3 + 1  # the pages and the user lookup, and the one that was told to wait
 
 
 class RecordingThrottle:

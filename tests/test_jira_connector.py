@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -592,6 +593,16 @@ def test_cloud_settings_against_a_server_404() -> None:
 def test_429_waits_as_told_then_succeeds(cloud: FakeJira) -> None:
     cloud.fail("/search/jql", 429, {"errorMessages": ["Rate limit exceeded."]}, headers={"Retry-After": "2"})
     ctx, sleeps = context()
+    result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud), ctx)
+    assert len(result.evidence) == 11 and sleeps == [2.0] and len(cloud.requests) == 3  # with the field list
+    assert result.report.detail.endswith("; 3 requests")
+
+
+def test_a_429_whose_retry_after_is_an_http_date_waits_until_that_moment(cloud: FakeJira) -> None:
+    two_seconds_ahead = format_datetime(AFTER + timedelta(seconds=2), usegmt=True)  # "Wed, 01 Jul 2020 …"
+    said = {"errorMessages": ["Rate limit exceeded."]}
+    cloud.fail("/search/jql", 429, said, headers={"Retry-After": two_seconds_ahead})
+    ctx, sleeps = context()  # "now" is AFTER, plus what was waited: no real time passes
     result = jira_connector.fetch(Person(), RANGE, cloud_section(cloud), ctx)
     assert len(result.evidence) == 11 and sleeps == [2.0] and len(cloud.requests) == 3  # with the field list
     assert result.report.detail.endswith("; 3 requests")

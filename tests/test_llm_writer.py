@@ -15,9 +15,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def run(
     evidence: list[Evidence] | None = None,
     cache: Cache | None = None,
     sleep: Sleeps | None = None,
+    clock: Callable[[], datetime] | None = None,
     **options: Any,
 ) -> tuple[list[Project], RunSummary]:
     """Offline statements first (the fallbacks), then the model through the fake server."""
@@ -134,6 +136,7 @@ def run(
         cache=cache,
         sleep=sleep if sleep is not None else Sleeps(),
         env={},
+        clock=clock,
     )
 
 
@@ -318,6 +321,16 @@ def test_429_then_success_retries_once_honouring_retry_after(server: FakeOpenAI)
     [project], summary = run(server, sleep=sleeps)
     assert server.calls == 2 and summary.calls == 2
     assert sleeps == [0.0] and project.verified
+
+
+def test_a_429_whose_retry_after_is_an_http_date_waits_until_that_moment(server: FakeOpenAI) -> None:
+    now = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    two_seconds_ahead = format_datetime(now + timedelta(seconds=2), usegmt=True)  # "Sat, 28 Nov 2026 …"
+    sleeps = Sleeps()
+    server.script(rate_limited(two_seconds_ahead), reply_json(GOOD_SEARCH))
+    [project], summary = run(server, sleep=sleeps, clock=lambda: now)  # no real time passes
+    assert sleeps == [2.0]
+    assert server.calls == 2 and summary.calls == 2 and project.verified
 
 
 def test_persistent_5xx_is_retried_with_backoff_then_falls_back(server: FakeOpenAI) -> None:

@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -418,6 +419,16 @@ def test_5xx_and_429_are_retried_honouring_retry_after(fake: Callable[..., Fake]
     assert row.extra["samples"] == [[1709900000, 250], [1709907200, 300]]  # scaled to ms; NaN dropped
     assert "s3cret" not in json.dumps(row.to_dict()) and "s3cret" not in result.report.detail
     assert result.report.detail == "1 of 1 metrics, 2 points in 3 requests (step 5m)"
+
+
+def test_a_429_whose_retry_after_is_an_http_date_waits_until_that_moment(fake: Callable[..., Fake]) -> None:
+    two_seconds_ahead = format_datetime(NOW + timedelta(seconds=2), usegmt=True)  # "Sat, 01 Jun 2024 …"
+    server = fake((429, {"Retry-After": two_seconds_ahead}, b"{}"), (200, {}, MATRIX))
+    sleeps, throttle = Sleeps(), Throttle()
+    result = fetch(prom_section(server.url, [LATENCY]), sleeps=sleeps, throttle=throttle)  # "now" is NOW
+    assert sleeps.waits == [2.0] and len(server.requests) == 2
+    assert throttle.calls == [("wait", "prod", 0.0), ("hold", "prod", 2.0), ("wait", "prod", 0.0)]
+    assert result.report.detail == "1 of 1 metrics, 2 points in 2 requests (step 5m)"
 
 
 def test_prometheus_warnings_are_shown_without_failing_the_source(fake: Callable[..., Fake]) -> None:

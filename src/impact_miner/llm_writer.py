@@ -31,7 +31,8 @@ framework are dropped (and listed in problems).
 
 Calls: litellm's own retries are off (``num_retries=0``, and ``max_retries=0`` for the OpenAI SDK,
 which otherwise retries twice, turning a timeout T into about 3T); this module retries 429 and 5xx up to
-``max_retries`` times with exponential backoff (1 s, 2 s, …, honouring ``Retry-After`` up to 30 s).
+``max_retries`` times with exponential backoff (1 s, 2 s, …, honouring ``Retry-After``, in seconds or as an
+HTTP-date, up to 30 s; :mod:`impact_miner.http_policy` reads it).
 Authentication, permission and model-not-found errors stop further calls for the run. Every successful
 reply is cached in the ``llm`` namespace of the local cache, keyed by model, api_base, prompt version and
 a hash of the exact redacted messages, so an identical rerun makes no call (``--refresh`` bypasses).
@@ -54,10 +55,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from impact_miner.errors import UsageError
+from impact_miner.http_policy import Retry, backoff, call_with_retries, retry_after
 from impact_miner.model import Evidence, Project
 
 if TYPE_CHECKING:
@@ -498,12 +501,14 @@ class ModelClient:
         call_model: CallModel | None = None,
         sleep: Callable[[float], None] = time.sleep,
         env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.options = options
         self.prompt_version = prompt_version
         self.summary = summary
         self.cache = cache
         self.sleep = sleep
+        self.clock = clock or _wall_clock  # what an HTTP-date Retry-After is counted from
         self._litellm = import_litellm()
         self._call = call_model or self._litellm.completion
         self._fatal: str | None = None
@@ -527,8 +532,11 @@ class ModelClient:
         return completion
 
     def _call_with_retries(self, messages: list[Message]) -> _Completion:
+        return call_with_retries(lambda: self._ask(messages), self._plan(), sleep=self.sleep)
+
+    def _ask(self, messages: list[Message]) -> _Completion:
+        """One completion; a server that refuses ``response_format`` is asked again at once without it."""
         lit = self._litellm
-        attempt = 0
         while True:
             with self._lock:
                 if self._fatal:
@@ -538,9 +546,6 @@ class ModelClient:
                 response = self._call(**params)
             except Exception as exc:
                 self.summary.add_failed_call()
-                status = getattr(exc, "status_code", None)
-                if isinstance(exc, lit.Timeout):
-                    raise ModelCallError(f"no reply within {self.options.timeout:g} s (timeout)") from None
                 if (
                     isinstance(exc, lit.BadRequestError)
                     and "response_format" in params
@@ -549,29 +554,44 @@ class ModelClient:
                     with self._lock:
                         self.response_format = None  # the server refuses it: parse plain replies
                     continue
-                if isinstance(exc, lit.AuthenticationError | lit.PermissionDeniedError | lit.NotFoundError):
-                    reason = _fatal_reason(exc, self.options.model)
-                    with self._lock:
-                        self._fatal = reason
-                    raise ModelCallError(reason) from None
-                retryable = isinstance(exc, lit.RateLimitError | lit.APIConnectionError) or (
-                    isinstance(status, int) and status >= 500
-                )
-                if not retryable:
-                    raise ModelCallError(_describe(exc)) from None
-                wait = _backoff(exc, attempt)
-                if attempt >= self.options.max_retries or wait is None:
-                    tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
-                    raise ModelCallError(f"{_describe(exc)} after {tries}") from None
-                attempt += 1
-                self.sleep(wait)
-                continue
+                raise
             content = _content(response)
             usage = getattr(response, "usage", None)
             prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
             completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
             self.summary.add_call(prompt_tokens, completion_tokens, self._cost(response))
             return _Completion(content, prompt_tokens, completion_tokens, None)
+
+    def _plan(self) -> Callable[[Exception], Retry | None]:
+        """429, 5xx and lost connections: up to ``max_retries`` more attempts; anything else ends the call."""
+        lit = self._litellm
+        retries = 0
+
+        def plan(exc: Exception) -> Retry | None:
+            nonlocal retries
+            if isinstance(exc, ModelCallError):
+                return None
+            status = getattr(exc, "status_code", None)
+            if isinstance(exc, lit.Timeout):
+                raise ModelCallError(f"no reply within {self.options.timeout:g} s (timeout)")
+            if isinstance(exc, lit.AuthenticationError | lit.PermissionDeniedError | lit.NotFoundError):
+                reason = _fatal_reason(exc, self.options.model)
+                with self._lock:
+                    self._fatal = reason
+                raise ModelCallError(reason)
+            retryable = isinstance(exc, lit.RateLimitError | lit.APIConnectionError) or (
+                isinstance(status, int) and status >= 500
+            )
+            if not retryable:
+                raise ModelCallError(_describe(exc))
+            wait = _backoff(exc, retries, self.clock())
+            if retries >= self.options.max_retries or wait is None:
+                tries = f"{retries + 1} attempt{'s' if retries else ''}"
+                raise ModelCallError(f"{_describe(exc)} after {tries}")
+            retries += 1
+            return Retry(wait)
+
+        return plan
 
     def _params(self, messages: list[Message]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -653,18 +673,17 @@ def _content(response: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _backoff(exc: Exception, attempt: int) -> float | None:
+def _backoff(exc: Exception, retries: int, now: datetime) -> float | None:
     """Seconds to wait before the next attempt; ``None`` when the server asks for longer than we wait."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    retry_after = headers.get("retry-after") if hasattr(headers, "get") else None
-    if retry_after is not None:
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            seconds = BACKOFF_BASE_SECONDS
-        return None if seconds > RETRY_AFTER_LIMIT_SECONDS else max(0.0, seconds)
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0**attempt)
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    asked = retry_after(headers, now) if isinstance(headers, Mapping) else None
+    if asked is not None:
+        return None if asked > RETRY_AFTER_LIMIT_SECONDS else asked
+    return backoff(retries + 1, first=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _describe(exc: Exception) -> str:
@@ -716,12 +735,15 @@ def write_with_model(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> tuple[list[Project], RunSummary]:
     """Write every project's statement with the model, in parallel; fall back to the statement the
     project already carries (the offline one) for any project the model cannot do.
 
     ``projects`` come from the offline writer; each keeps its statement as the fallback. The run never
-    raises because of the model (only for bad configuration, as UsageError/ConfigError).
+    raises because of the model (only for bad configuration, as UsageError/ConfigError). ``sleep`` (retry
+    waits) and ``clock`` (what an HTTP-date ``Retry-After`` is counted from; the wall clock by default) are
+    injectable so tests take no time.
     """
     from impact_miner.prompting import load_framework, prompt_version
     from impact_miner.redact import Redactor
@@ -732,7 +754,15 @@ def write_with_model(
     if not projects:
         return [], summary
     client = ModelClient(
-        options, version, framework, summary, cache=cache, call_model=call_model, sleep=sleep, env=env
+        options,
+        version,
+        framework,
+        summary,
+        cache=cache,
+        call_model=call_model,
+        sleep=sleep,
+        env=env,
+        clock=clock,
     )
     redactor = Redactor(options.redact_patterns)
     jobs = _jobs(projects, evidence, options, framework, redactor, token_counter(options.model))
