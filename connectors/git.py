@@ -72,6 +72,7 @@ from git.repo import Repo
 
 from impact_miner.errors import ConfigError, SourceError, UsageError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
+from impact_miner.options import flag
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.text import trim_body
@@ -225,13 +226,6 @@ def _strings(section: SourceSection, key: str, default: list[str]) -> list[str]:
     raise ConfigError(f"sources.{section.name}.{key} must be a string or a list of strings")
 
 
-def _flag(section: SourceSection, key: str) -> bool:
-    value = section.get(key, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"sources.{section.name}.{key} must be true or false")
-    return value
-
-
 def _has_commits(repo: Repo) -> bool:
     try:
         SymbolicReference.dereference_recursive(repo, "HEAD")  # reads refs; starts no process
@@ -304,8 +298,8 @@ def _open_path(given: str, section_name: str) -> list[Repo]:
 
 def check(section: SourceSection) -> None:
     """Validate the section's options and paths without walking any history."""
-    _flag(section, "include_merges")
-    _flag(section, "include_bots")
+    flag(section, "include_merges")
+    flag(section, "include_bots")
     _strings(section, "revs", ["HEAD"])
     web_url = section.get("web_url")
     if web_url is not None and not (isinstance(web_url, str) and web_url.startswith(("http://", "https://"))):
@@ -469,7 +463,7 @@ def _whole_history(repo: Repo, tips: list[str], time_range: TimeRange) -> list[s
         if re.fullmatch(r"[0-9a-f]{40}", tip):
             found.append(tip)
             continue
-        for ref in ((tip,) if tip == "HEAD" else (f"refs/heads/{tip}", f"refs/remotes/{tip}")):
+        for ref in (tip,) if tip == "HEAD" else (f"refs/heads/{tip}", f"refs/remotes/{tip}"):
             try:
                 found.append(SymbolicReference.dereference_recursive(repo, ref))  # reads files: no process
                 break
@@ -635,7 +629,7 @@ def _walk_history(
     shallow: set[str],
     numstats: _Log | None,
 ) -> list[Evidence]:
-    include_merges, include_bots = _flag(section, "include_merges"), _flag(section, "include_bots")
+    include_merges, include_bots = flag(section, "include_merges"), flag(section, "include_bots")
     links = _Links.of(target, section.get("web_url"))
     nodes = {sha: commit.node for sha, commit in commits.items()}
     infos: dict[str, MergeInfo] = {}
@@ -993,9 +987,9 @@ def _summary(counts: _Counts, section: SourceSection) -> str:
     if counts.releases:
         text += f", {_count(counts.releases, 'release tag')}"
     excluded = []
-    if not _flag(section, "include_merges"):
+    if not flag(section, "include_merges"):
         excluded.append(f"{_count(counts.own_merges, 'merge')} of their own or long-lived branches")
-    if not _flag(section, "include_bots"):
+    if not flag(section, "include_bots"):
         excluded.append(_count(counts.bots, "bot commit"))
     text += f"; excluded {' and '.join(excluded)}" if excluded else ""
     if counts.shallow:

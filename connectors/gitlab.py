@@ -89,6 +89,7 @@ from impact_miner.http_policy import (
     retry_after,
 )
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
+from impact_miner.options import flag, seconds
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
 from impact_miner.store import cached
@@ -228,10 +229,10 @@ def settings(section: SourceSection, person: Person | None = None) -> Settings:
         username=(username or "").strip().lstrip("@"),
         groups=groups,
         projects=projects,
-        reviews=_flag(section, "reviews", True),
-        issues=_flag(section, "issues", False),
-        max_wait=_number(section, "max_wait", DEFAULT_MAX_WAIT, minimum=0),
-        timeout=int(_number(section, "timeout", DEFAULT_TIMEOUT, minimum=1)),
+        reviews=flag(section, "reviews", True),
+        issues=flag(section, "issues", False),
+        max_wait=seconds(section, "max_wait", DEFAULT_MAX_WAIT, minimum=0),
+        timeout=int(seconds(section, "timeout", DEFAULT_TIMEOUT, minimum=1)),
     )
 
 
@@ -253,20 +254,6 @@ def _paths(section: SourceSection, key: str, *, minimum: int) -> tuple[str, ...]
     if not valid:
         raise ConfigError(f"sources.{section.name}.{key} must be a list of full paths like {key} = {example}")
     return tuple(dict.fromkeys(v.strip().strip("/") for v in values))
-
-
-def _flag(section: SourceSection, key: str, default: bool) -> bool:
-    value = section.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"sources.{section.name}.{key} must be true or false")
-    return value
-
-
-def _number(section: SourceSection, key: str, default: float, *, minimum: float) -> float:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"sources.{section.name}.{key} must be a number of seconds ≥ {minimum:g}")
-    return float(value)
 
 
 def check(section: SourceSection) -> None:
