@@ -53,7 +53,6 @@ import hashlib
 import math
 import os
 import shutil
-import subprocess
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.hosted import RateLimited, Stop, Unavailable, cli_token, plural, retry_plan
 from impact_miner.http_policy import (
     DEFAULT_TIMEOUT,
     Retry,
@@ -70,7 +70,6 @@ from impact_miner.http_policy import (
     backoff,
     call_with_retries,
     has_retry_after,
-    rerun_time,
     reset_after,
     retry_after,
 )
@@ -91,7 +90,6 @@ SEARCH_CAP = 1000  # GitHub search never returns more results than this for one 
 SPLIT_TARGET = 800  # aim below the cap when splitting, since results are rarely spread evenly
 MAX_SEARCHES_PER_REQUEST = 4
 MAX_QUERY_LENGTH = 256  # GitHub rejects longer search strings
-TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
 SECOND = timedelta(seconds=1)
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -261,21 +259,9 @@ def resolve_token(
         if env.get(name, "").strip():
             return env[name].strip()
     gh = which("gh")
-    if gh:
-        try:
-            done = subprocess.run(
-                [gh, "auth", "token", "--hostname", config.host],
-                capture_output=True, text=True, timeout=30, check=False, env=dict(env),
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            done = None
-        token = (
-            done.stdout.strip().splitlines()[0]
-            if done and done.returncode == 0 and done.stdout.strip()
-            else ""
-        )
-        if token:
-            return token
+    token = cli_token([gh, "auth", "token", "--hostname", config.host], env) if gh else ""
+    if token:
+        return token
     raise SourceError(
         f"no GitHub token for sources.{config.name}: {FIX_TOKEN.format(name=config.name)}, "
         f"or log in with `gh auth login --hostname {config.host}`"
@@ -284,9 +270,6 @@ def resolve_token(
 
 # ---- requests ----------------------------------------------------------------------------------------
 
-
-class Stop(SourceError):
-    """Fetching must stop (rate limit beyond max_wait, GitHub keeps failing); what was fetched is kept."""
 
 
 class Client:
@@ -341,7 +324,7 @@ class Client:
         )
 
     def _post(self, text: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        """One request; raises _RateLimited or _Unavailable for what is worth another attempt."""
+        """One request; raises RateLimited or Unavailable for what is worth another attempt."""
         from github.GithubException import GithubException
         from requests.exceptions import RequestException, Timeout
 
@@ -360,11 +343,11 @@ class Client:
                     + FIX_TOKEN.format(name=self.config.name)
                 ) from None
             if _is_rate_limit(exc.status, headers, message):
-                raise _RateLimited(headers) from None
+                raise RateLimited(headers) from None
             if exc.status == 403 and headers.get("x-github-sso"):
                 raise SourceError(sso_detail([headers["x-github-sso"]], 0, self.config.name)) from None
             if exc.status >= 500:
-                raise _Unavailable(f"GitHub answered {exc.status} ({message or 'server error'})") from None
+                raise Unavailable(f"GitHub answered {exc.status} ({message or 'server error'})") from None
             if exc.status == 404:
                 raise SourceError(
                     f"no GitHub GraphQL API at {self.config.graphql_url} "
@@ -382,7 +365,7 @@ class Client:
                 if timeout
                 else f"cannot talk to {self.config.graphql_url} ({type(exc).__name__})"
             )
-            raise _Unavailable(reason, timeout=timeout) from None
+            raise Unavailable(reason, timeout=timeout) from None
         except ValueError:  # a body that starts like JSON but is not
             body = None
         if (
@@ -395,56 +378,16 @@ class Client:
                 f"check sources.{self.config.name}.url"
             )
         if any(_is_rate_limit_error(e) for e in body.get("errors") or []):
-            raise _RateLimited(headers)
+            raise RateLimited(headers)
         if headers.get("x-github-sso"):
             self.sso.append(headers["x-github-sso"])
         return body
 
     def _plan(self) -> Callable[[Exception], Retry | None]:
-        """How one query retries: rate limits as long as ``max_wait`` lasts, the rest five attempts in all."""
-        limited = transient = 0
-
-        def plan(error: Exception) -> Retry | None:
-            nonlocal limited, transient
-            if isinstance(error, _RateLimited):
-                limited += 1
-                return Retry(
-                    rate_limit_wait(error.headers, self.budget.now(), limited),
-                    hold=True,  # every worker of a batch backs off
-                    over_budget=lambda until: Stop(
-                        f"rate limited until {rerun_time(until, self.budget.now())}; rerun after that"
-                    ),
-                )
-            if isinstance(error, _Unavailable):
-                transient += 1
-                fix = f" or raise sources.{self.config.name}.timeout" if error.timeout else ""
-                message = f"{error} ({plural(transient, 'attempt')}); rerun later{fix}"
-                if transient >= TRANSIENT_ATTEMPTS:
-                    raise Stop(message)
-                return Retry(backoff(transient, first=2.0), over_budget=lambda _until: Stop(message))
-            return None
-
-        return plan
+        return retry_plan(self.config.name, self.budget, rate_limit_wait)
 
 
-class _RateLimited(Exception):
-    """GitHub said to slow down (429, a rate-limit 403, GraphQL ``RATE_LIMITED``); see ``headers``."""
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        super().__init__("rate limited")
-        self.headers = headers
-
-
-class _Unavailable(Exception):
-    """A 5xx, a timeout or a refused or broken connection: worth another attempt."""
-
-    def __init__(self, reason: str, *, timeout: bool = False) -> None:
-        super().__init__(reason)
-        self.timeout = timeout
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _message(data: Any) -> str:

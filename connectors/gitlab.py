@@ -68,7 +68,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -78,13 +77,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from impact_miner import __version__
 from impact_miner.errors import ConfigError, SourceError
+from impact_miner.hosted import RateLimited, Stop, Unavailable, cli_token, plural, retry_plan
 from impact_miner.http_policy import (
     DEFAULT_TIMEOUT,
     Retry,
     WaitBudget,
     backoff,
     call_with_retries,
-    rerun_time,
     reset_after,
     retry_after,
 )
@@ -110,7 +109,6 @@ CACHE_VERSION = 1
 PAGE_SIZE = 100  # GitLab's largest page; a larger `first` or `per_page` is cut to it silently
 MIN_PAGE_SIZE = 10
 LISTS_PER_REQUEST = 2
-TRANSIENT_ATTEMPTS = 5  # one request, then four retries of a 5xx, timeout or broken connection
 MIN_RATE_LIMIT_WAIT = 60.0
 MICROSECOND = timedelta(microseconds=1)
 TOKEN_ENV = "GITLAB_TOKEN"
@@ -272,21 +270,9 @@ def resolve_token(
     if env.get(TOKEN_ENV, "").strip():
         return env[TOKEN_ENV].strip()
     glab = which("glab")
-    if glab:
-        try:
-            done = subprocess.run(
-                [glab, "config", "get", "token", "--host", config.host],
-                capture_output=True, text=True, timeout=30, check=False, env=dict(env),
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            done = None
-        token = (
-            done.stdout.strip().splitlines()[0]
-            if done and done.returncode == 0 and done.stdout.strip()
-            else ""
-        )
-        if token:
-            return token
+    token = cli_token([glab, "config", "get", "token", "--host", config.host], env) if glab else ""
+    if token:
+        return token
     raise SourceError(
         f"no GitLab token for sources.{config.name}: {FIX_TOKEN.format(url=config.url, name=config.name)}, "
         f"or log in with `glab auth login --hostname {config.host}`"
@@ -295,9 +281,6 @@ def resolve_token(
 
 # ---- requests ----------------------------------------------------------------------------------------
 
-
-class Stop(SourceError):
-    """Fetching must stop (rate limit beyond max_wait, GitLab keeps failing); what was fetched is kept."""
 
 
 class NotFound(SourceError):
@@ -426,7 +409,7 @@ class Client:
         )
 
     def _once(self, call: Callable[[], Any], where: str) -> Any:
-        """One request; raises _RateLimited or _Unavailable for what is worth another attempt."""
+        """One request; raises RateLimited or Unavailable for what is worth another attempt."""
         self.requests += 1
         self._last = None
         failure: Exception | None = None
@@ -443,13 +426,13 @@ class Client:
                 if timeout
                 else f"cannot talk to {where} ({type(_transport_error(failure)).__name__})"
             )
-            raise _Unavailable(reason, timeout=timeout)
+            raise Unavailable(reason, timeout=timeout)
         if status == 401:
             raise SourceError(self._rejected(where, failure, body))
         if status == 429:
-            raise _RateLimited(headers)
+            raise RateLimited(headers)
         if status >= 500:
-            raise _Unavailable(f"GitLab answered {status} at {where}")
+            raise Unavailable(f"GitLab answered {status} at {where}")
         if status == 403:
             raise SourceError(self._forbidden(failure, body))
         if status == 404:
@@ -464,30 +447,7 @@ class Client:
         return body
 
     def _plan(self) -> Callable[[Exception], Retry | None]:
-        """How one request retries: 429 as long as ``max_wait`` lasts, the rest five attempts in all."""
-        limited = transient = 0
-
-        def plan(error: Exception) -> Retry | None:
-            nonlocal limited, transient
-            if isinstance(error, _RateLimited):
-                limited += 1
-                return Retry(
-                    rate_limit_wait(error.headers, self.budget.now(), limited),
-                    hold=True,  # every worker of a batch backs off
-                    over_budget=lambda until: Stop(
-                        f"rate limited until {rerun_time(until, self.budget.now())}; rerun after that"
-                    ),
-                )
-            if isinstance(error, _Unavailable):
-                transient += 1
-                fix = f" or raise sources.{self.config.name}.timeout" if error.timeout else ""
-                message = f"{error} ({plural(transient, 'attempt')}); rerun later{fix}"
-                if transient >= TRANSIENT_ATTEMPTS:
-                    raise Stop(message)
-                return Retry(backoff(transient, first=2.0), over_budget=lambda _until: Stop(message))
-            return None
-
-        return plan
+        return retry_plan(self.config.name, self.budget, rate_limit_wait)
 
     def _rejected(self, where: str, failure: Exception | None, body: Any) -> str:
         """Why GitLab answered 401: a token it does not know, or one without read_api (GraphQL answers a
@@ -529,20 +489,6 @@ class Client:
         )
 
 
-class _RateLimited(Exception):
-    """GitLab answered 429; ``headers`` say how long to wait."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        super().__init__("rate limited")
-        self.headers = headers
-
-
-class _Unavailable(Exception):
-    """A 5xx, a timeout or a refused or broken connection: worth another attempt."""
-
-    def __init__(self, reason: str, *, timeout: bool = False) -> None:
-        super().__init__(reason)
-        self.timeout = timeout
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -596,9 +542,6 @@ def _gitlab_message(failure: Exception | None, body: Any) -> str:
             return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
     return ""
 
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: datetime, attempt: int) -> float:
