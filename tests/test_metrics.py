@@ -34,7 +34,8 @@ from impact_miner.metrics import (
 from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
 from impact_miner.offline_writer import offline_statement
 from impact_miner.pipeline import assign_projects, link_projects, write_statements
-from impact_miner.render import render_json, render_markdown
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
 from impact_miner.verifier import verify_statement
 
 DAY = timedelta(days=1)

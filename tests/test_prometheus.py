@@ -45,7 +45,8 @@ from impact_miner.metrics import metric_specs
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
 from impact_miner.registry import FetchContext
-from impact_miner.render import render_json, render_markdown
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
 from impact_miner.store import Cache
 
 DATA_START = datetime(2024, 3, 2, tzinfo=UTC)

@@ -22,13 +22,13 @@ import click
 
 from impact_miner import __version__
 from impact_miner.errors import MineError, Terminated, UsageError
+from impact_miner.render.formats import EVIDENCE_FORMATS, FORMAT_CHOICES
+from impact_miner.render.views import GROUP_BY_CHOICES
 from impact_miner.terminal import escape_json_controls, terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
-REPORT_FORMATS = ("markdown", "md", "json", "html", "csv", "docx")
-EVIDENCE_FORMATS = ("table", "csv", "json")
 TIME_HELP = (
     "2w, 10d, 3m, 1y, today, yesterday, this|last week|month|quarter|half|year, 2026-Q3, 2026-H1, ISO date"
 )
@@ -122,12 +122,12 @@ def run_options(command: F) -> F:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(REPORT_FORMATS),
+    type=click.Choice(FORMAT_CHOICES),
     help="Format for stdout, or for an --out whose extension says none (default markdown).",
 )
 @click.option(
     "--group-by",
-    type=click.Choice(("project", "competency")),
+    type=click.Choice(GROUP_BY_CHOICES),
     default="project",
     show_default=True,
     help="Lay statements out by project or under the competencies they are tagged with.",
@@ -304,7 +304,7 @@ def journal_edit(ctx: click.Context, statement_id: str, config: str | None) -> N
 
 @cli.command()
 @run_options
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), help="Output format (default markdown).")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), help="Output format (default markdown).")
 @click.pass_context
 def review(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
     """One report for a review period (default 6m) from saved runs, fetching only what they leave out.
@@ -327,7 +327,7 @@ def review(ctx: click.Context, /, fmt: str | None, **options: Any) -> None:
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(REPORT_FORMATS),
+    type=click.Choice(FORMAT_CHOICES),
     help="Report format, repeatable (default markdown).",
 )
 @click.option(
@@ -447,7 +447,7 @@ def _review(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
 def _team(
     roster: str, out_dir: str, formats: tuple[str, ...], jobs: int, force: bool, **options: Any
 ) -> int:
-    from impact_miner.outputs import normalise_format
+    from impact_miner.render.formats import normalise_format
     from impact_miner.runspec import RunOptions, read_config, resolve_run
     from impact_miner.team import (
         LiveDisplay,
@@ -545,15 +545,10 @@ def _report(
     **options: Any,
 ) -> int:
     """Check every output, fetch once, render each format once, write all files as one batch."""
-    from impact_miner.outputs import (
-        RenderOptions,
-        append_section,
-        check_targets,
-        plan_outputs,
-        read_brag,
-        render_targets,
-    )
+    from impact_miner.brag import append_section, read_brag
+    from impact_miner.outputs import check_targets, plan_outputs, render_targets
     from impact_miner.pipeline import build_report
+    from impact_miner.render.formats import RenderOptions
 
     targets = plan_outputs(out, fmt, stdout_by_default=append is None)
     render = RenderOptions(
@@ -587,7 +582,7 @@ def _report(
 
 def _evidence(fmt: str | None, out: tuple[str, ...], **options: Any) -> int:
     from impact_miner.pipeline import gather_evidence
-    from impact_miner.render import render_evidence
+    from impact_miner.render.evidence import render_evidence
 
     if options.get("show_prompt"):
         return _show_prompt(fmt, out, **options)
@@ -631,7 +626,7 @@ def _exit_code(report: Any) -> int:
 
 def _emit(files: list[tuple[Path | None, bytes]], *, binary: bool = False) -> None:
     """Write every file atomically as one batch, then print what goes to stdout (``path`` None)."""
-    from impact_miner.outputs import write_files
+    from impact_miner.atomic import write_files
 
     write_files([(path, data) for path, data in files if path is not None])
     for path, data in files:

@@ -34,7 +34,7 @@ from typing import Any
 
 from impact_miner.metrics import table_cells
 from impact_miner.model import Evidence, Report
-from impact_miner.outputs import GroupBy, group_statements, http_url
+from impact_miner.render.views import GroupBy, group_statements, http_url
 
 STATEMENT_COLUMNS = (
     "project_id", "title", "competencies", "statement", "links", "verified", "problems", "evidence_ids",
@@ -102,6 +102,11 @@ def render_csv(report: Report, group_by: GroupBy = "project") -> str:
                 row["competency"] = group.competency or ""
             rows.append(row)
     return _table(columns, rows)
+
+
+def encode_csv(text: str, *, bom: bool) -> bytes:
+    """CSV text as the bytes of a file: UTF-8, with a byte-order mark first when ``bom`` (for Excel)."""
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
 
 
 def render_evidence_csv(report: Report) -> str:
