@@ -63,11 +63,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from impact_miner import __version__
+from impact_miner.cache import cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
-from impact_miner.store import cached
 
 DEFAULT_URL = "https://api.github.com"
 OPTIONS = frozenset({"url", "token", "login", "orgs", "repos", "reviews", "issues", "max_wait", "timeout"})

@@ -78,11 +78,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from impact_miner import __version__
+from impact_miner.cache import cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
-from impact_miner.store import cached
 
 if TYPE_CHECKING:
     import httpx

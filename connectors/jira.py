@@ -68,11 +68,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from impact_miner.cache import Cache, cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import TICKET_KEY, extract_refs
 from impact_miner.registry import Connector, FetchContext
-from impact_miner.store import Cache, cached
 
 if TYPE_CHECKING:
     import requests

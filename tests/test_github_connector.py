@@ -31,13 +31,13 @@ from fake_github import (
     server_error,
 )
 from gitrepo import ADA, BOB, GitRepo, isolate
+from impact_miner.cache import Cache
 from impact_miner.cli import main
 from impact_miner.connectors import github as gh
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
 from impact_miner.registry import FetchContext, available
-from impact_miner.store import Cache
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 15, tzinfo=UTC)

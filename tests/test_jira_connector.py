@@ -30,6 +30,7 @@ from fake_jira import (
     server_user,
 )
 from gitrepo import ADA, GitRepo, isolate
+from impact_miner.cache import Cache
 from impact_miner.connectors import git as git_connector
 from impact_miner.connectors import jira as jira_connector
 from impact_miner.connectors.jira import adf_text, build_jql, parse_datetime, ticket_evidence
@@ -37,7 +38,6 @@ from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.pipeline import RunSpec, build_report
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
 
 CST = timezone(timedelta(hours=8))  # the recorded Cloud site's users are in Asia/Shanghai
 SINCE = datetime(2020, 6, 15, tzinfo=CST)
@@ -433,7 +433,7 @@ from datetime import datetime, timezone, timedelta
 from impact_miner.connectors import jira
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
+from impact_miner.cache import Cache
 cst = timezone(timedelta(hours=8))
 r = TimeRange(datetime(2020, 6, 15, tzinfo=cst), datetime(2020, 6, 29, tzinfo=cst), {RANGE.spec!r})
 section = SourceSection("work-jira", "jira", {section.options!r})

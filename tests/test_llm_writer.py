@@ -26,6 +26,7 @@ import pytest
 from clirun import run_mine as cli
 from fake_openai import FakeOpenAI, Reply, prompt_text, rate_limited, reply_json, reply_text, server_error
 from gitrepo import ADA, GitRepo, isolate
+from impact_miner.cache import Cache
 from impact_miner.facts import project_facts
 from impact_miner.llm_writer import (
     LLMOptions,
@@ -41,7 +42,6 @@ from impact_miner.model import Evidence, Project
 from impact_miner.pipeline import write_statements
 from impact_miner.prompting import load_framework
 from impact_miner.redact import Redactor
-from impact_miner.store import Cache
 from impact_miner.verifier import verify_statement
 from test_redact import CUSTOMER, leaked, secret_text, seeded_secrets
 

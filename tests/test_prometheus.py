@@ -38,6 +38,7 @@ import pytest
 from clirun import run_mine as run
 from fake_prometheus import INTERRUPTIBLE_MINE, SlowPrometheus
 from gitrepo import GitRepo, git_env, isolate
+from impact_miner.cache import Cache
 from impact_miner.connectors import prometheus
 from impact_miner.connectors.git import connector as git_connector
 from impact_miner.errors import Cancelled, ConfigError, SourceError
@@ -47,7 +48,6 @@ from impact_miner.pipeline import RunSpec, build_report
 from impact_miner.registry import FetchContext
 from impact_miner.render.json import render_json
 from impact_miner.render.markdown import render_markdown
-from impact_miner.store import Cache
 
 DATA_START = datetime(2024, 3, 2, tzinfo=UTC)
 DATA_END = datetime(2024, 3, 21, tzinfo=UTC)

@@ -227,7 +227,7 @@ def cache_group() -> None:
 @cache_group.command(name="info")
 def cache_info() -> None:
     """Where the cache is, its size, and its entries by kind."""
-    from impact_miner.store import Cache, default_cache_path
+    from impact_miner.cache import Cache, default_cache_path
 
     info = Cache(default_cache_path(os.environ)).info()
     click.echo(f"Cache: {info.path} ({info.size_bytes / 1024:.0f} KiB)")
@@ -241,7 +241,7 @@ def cache_info() -> None:
 @click.argument("namespace", required=False)
 def cache_clear(namespace: str | None) -> None:
     """Delete every cached entry (or only NAMESPACE's, as `mine cache info` lists them)."""
-    from impact_miner.store import Cache, default_cache_path
+    from impact_miner.cache import Cache, default_cache_path
 
     removed = Cache(default_cache_path(os.environ)).clear(namespace)
     click.echo(f"Removed {removed} cached entries.")

@@ -61,10 +61,10 @@ from impact_miner.errors import UsageError
 from impact_miner.model import Evidence, Project
 
 if TYPE_CHECKING:
+    from impact_miner.cache import Cache
     from impact_miner.facts import Facts
     from impact_miner.prompting import Framework
     from impact_miner.redact import Redactor
-    from impact_miner.store import Cache
 
 CACHE_NAMESPACE = "llm"
 OFFLINE_MODEL = "offline"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from impact_miner.cache import Cache
 from impact_miner.errors import MineError
 from impact_miner.model import (
     Evidence,
@@ -26,7 +27,6 @@ from impact_miner.model import (
     Writer,
 )
 from impact_miner.registry import Connector, FetchContext, check_options
-from impact_miner.store import Cache
 
 if TYPE_CHECKING:
     from impact_miner.llm_writer import LLMOptions

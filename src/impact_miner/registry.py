@@ -17,7 +17,7 @@ from impact_miner.errors import Cancelled, ConfigError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
 if TYPE_CHECKING:
-    from impact_miner.store import Cache
+    from impact_miner.cache import Cache
 
 ENTRY_POINT_GROUP = "impact_miner.connectors"
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from impact_miner.cache import Cache, default_cache_path
 from impact_miner.config import Config, config_path, load_config
 from impact_miner.errors import UsageError
 from impact_miner.llm_writer import LLMOptions, check_local, is_offline
@@ -15,7 +16,6 @@ from impact_miner.model import Person, SourceSection, Writer
 from impact_miner.pipeline import RunSpec
 from impact_miner.redact import compile_patterns
 from impact_miner.registry import Connector, available, check_options, lookup
-from impact_miner.store import Cache, default_cache_path
 from impact_miner.timerange import resolve_range, resolve_timezone
 
 
