@@ -15,9 +15,10 @@ from impact_miner.connectors import git as gitconn
 from impact_miner.errors import UsageError
 from impact_miner.grouping import group_projects
 from impact_miner.model import Evidence, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, check_sources, gather_evidence
+from impact_miner.pipeline import check_sources, gather_evidence
 from impact_miner.refs import canonical_ref, extract_refs
 from impact_miner.registry import available
+from impact_miner.runspec import RunSpec
 from impact_miner.topology import parse_merge, release_version
 
 DAY = timedelta(days=1)

@@ -36,8 +36,9 @@ from impact_miner.cli import main
 from impact_miner.connectors import github as gh
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext, available
+from impact_miner.runspec import RunSpec
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 15, tzinfo=UTC)

@@ -43,8 +43,9 @@ from impact_miner.cache import Cache
 from impact_miner.connectors import gitlab as gl
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext, available
+from impact_miner.runspec import RunSpec
 
 SINCE = datetime(2026, 9, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)

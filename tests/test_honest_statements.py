@@ -18,8 +18,9 @@ from gitrepo import ADA, BOB, GitRepo, isolate
 from impact_miner.facts import project_facts
 from impact_miner.model import Person, Project, Report, SourceSection, TimeRange
 from impact_miner.outputs import render_output
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import available
+from impact_miner.runspec import RunSpec
 from impact_miner.verifier import check_subject, verify_statement
 
 DAY = timedelta(days=1)

@@ -36,8 +36,9 @@ from impact_miner.connectors import jira as jira_connector
 from impact_miner.connectors.jira import adf_text, build_jql, parse_datetime, ticket_evidence
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext
+from impact_miner.runspec import RunSpec
 
 CST = timezone(timedelta(hours=8))  # the recorded Cloud site's users are in Asia/Shanghai
 SINCE = datetime(2020, 6, 15, tzinfo=CST)

@@ -44,10 +44,11 @@ from impact_miner.connectors.git import connector as git_connector
 from impact_miner.errors import Cancelled, ConfigError, SourceError
 from impact_miner.metrics import metric_specs
 from impact_miner.model import Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext
 from impact_miner.render.json import render_json
 from impact_miner.render.markdown import render_markdown
+from impact_miner.runspec import RunSpec
 
 DATA_START = datetime(2024, 3, 2, tzinfo=UTC)
 DATA_END = datetime(2024, 3, 21, tzinfo=UTC)

@@ -14,9 +14,10 @@ from clirun import run_mine as run
 from gitrepo import ADA, GitRepo, isolate
 from impact_miner.journal import Journal, SavedStatement
 from impact_miner.model import Evidence, FetchResult, Person, Project, SourceReport, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.review import apply_edits, compose_review, covered, gaps
+from impact_miner.runspec import RunSpec
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

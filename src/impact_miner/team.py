@@ -61,9 +61,9 @@ from typing import Any, Literal, Protocol
 from impact_miner.config import check_keys, unknown_key_message
 from impact_miner.errors import Cancelled, ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.render.formats import format_of_extension, get_format
+from impact_miner.runspec import RunSpec
 
 Outcome = Literal["ok", "partial", "failed", "skipped"]
 FIELDS = ("name", "emails", "github", "gitlab", "jira", "repos")
