@@ -29,7 +29,7 @@ from fake_jira import (
     server_catalogue,
     server_user,
 )
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
 from impact_miner.cache import Cache
 from impact_miner.connectors import git as git_connector
 from impact_miner.connectors import jira as jira_connector
@@ -691,8 +691,8 @@ def test_bad_sections_are_refused_before_any_request(options: dict[str, Any], er
 
 
 @pytest.fixture
-def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    isolate(monkeypatch, tmp_path / "home")
+def git_env(tmp_path: Path) -> Path:
+    """The test's directory for repositories (conftest isolates git and the environment)."""
     return tmp_path
 
 
@@ -773,8 +773,6 @@ def write_config(path: Path, repo: GitRepo, jira: str) -> Path:
 
 @pytest.fixture
 def cli_env(git_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(git_env / "cache.sqlite3"))
     monkeypatch.setenv("JIRA_API_TOKEN", CLOUD_TOKEN)
     monkeypatch.setenv("JIRA_PAT", SERVER_PAT)
     monkeypatch.chdir(git_env)

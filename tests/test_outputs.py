@@ -20,7 +20,7 @@ import pytest
 
 from clirun import run_mine as run
 from devices import device
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
 from impact_miner.atomic import write_files
 from impact_miner.brag import append_section
 from impact_miner.cli import main
@@ -496,12 +496,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    """A clean environment (UTC, no config, private cache) and a repository with two of Ada's commits."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.delenv("IMPACT_MINER_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    """A repository with two of Ada's commits, the working directory (conftest isolates the rest)."""
     monkeypatch.chdir(tmp_path)
     repo = GitRepo.init(
         tmp_path / "api", remote="git@github.com:acme/api.git", user_email=ADA[1], home=tmp_path / "home"
