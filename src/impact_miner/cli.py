@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from typing import TYPE_CHECKING, Unpack
 
 import click
@@ -17,7 +18,7 @@ import click
 from impact_miner import __version__, console
 from impact_miner import cli_options as opt
 from impact_miner.cli_options import RunArgs
-from impact_miner.errors import MineError, Terminated, UsageError
+from impact_miner.errors import ConnectorWarning, MineError, Terminated, UsageError
 from impact_miner.interrupts import sigterm_as_interrupt
 from impact_miner.render.formats import EVIDENCE_FORMATS, FORMAT_CHOICES
 from impact_miner.render.views import GroupBy
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line per error, exit 2 for bad input, 3 for a partial report."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("IMPACT_MINER_DEBUG"))
+    warnings.filterwarnings("ignore", category=ConnectorWarning)  # the use-cases say it as one line
     try:
         with sigterm_as_interrupt():
             code = cli.main(args=args, prog_name="mine", standalone_mode=False)

@@ -2,9 +2,9 @@
 ``impact_miner.connectors``. Built-in connectors register there exactly like third-party ones.
 
 Entry points are loaded once per process. A third-party one that fails to load, or is not a
-:class:`Connector`, is skipped with one :class:`~impact_miner.errors.ConnectorWarning` (``mine`` prints
-it as one warning line) so that one broken package does not fail every run; a broken built-in one is a
-bug and raises.
+:class:`Connector`, is skipped so that one broken package does not fail every run: it is issued once as a
+:class:`~impact_miner.errors.ConnectorWarning` and listed by :func:`skipped_connectors` (``mine`` prints
+each as one warning line). A broken built-in one is a bug and raises.
 """
 
 from __future__ import annotations
@@ -119,27 +119,34 @@ def check_options(connector: Connector, section: SourceSection, config_file: Pat
 
 def available() -> dict[str, Connector]:
     """Every usable connector registered under the entry-point group, by type name."""
-    return dict(_load())
+    return dict(_load()[0])
+
+
+def skipped_connectors() -> list[str]:
+    """One line for each third-party connector :func:`available` skipped as broken, saying which package
+    to fix or uninstall (each was also issued once as a :class:`~impact_miner.errors.ConnectorWarning`)."""
+    return list(_load()[1])
 
 
 @cache
-def _load() -> dict[str, Connector]:
+def _load() -> tuple[dict[str, Connector], tuple[str, ...]]:
     found: dict[str, Connector] = {}
+    skipped: list[str] = []
     for entry in connector_entry_points():
         try:
             connector = entry.load()
         except Exception as exc:
             if is_builtin(entry):
                 raise
-            _skip(entry, f"it fails to load ({type(exc).__name__}: {exc})")
+            skipped.append(_skip(entry, f"it fails to load ({type(exc).__name__}: {exc})"))
             continue
         if not isinstance(connector, Connector):
             if is_builtin(entry):
                 raise ConfigError(f"entry point {entry.name!r} in {ENTRY_POINT_GROUP} is not a Connector")
-            _skip(entry, "it is not an impact_miner Connector")
+            skipped.append(_skip(entry, "it is not an impact_miner Connector"))
             continue
         found[connector.type] = connector
-    return found
+    return found, tuple(skipped)
 
 
 def connector_entry_points() -> list[EntryPoint]:
@@ -152,13 +159,11 @@ def is_builtin(entry: EntryPoint) -> bool:
     return entry.dist is not None and re.sub(r"[-_.]+", "-", entry.dist.name).lower() == BUILTIN_DISTRIBUTION
 
 
-def _skip(entry: EntryPoint, why: str) -> None:
+def _skip(entry: EntryPoint, why: str) -> str:
     package = f"the package {entry.dist.name!r}" if entry.dist is not None else "the package that provides it"
-    warnings.warn(
-        f"skipped the {entry.name!r} connector ({entry.value}): {why}; fix or uninstall {package}",
-        ConnectorWarning,
-        stacklevel=2,
-    )
+    message = f"skipped the {entry.name!r} connector ({entry.value}): {why}; fix or uninstall {package}"
+    warnings.warn(message, ConnectorWarning, stacklevel=3)
+    return message
 
 
 def lookup(type_name: str, connectors: dict[str, Connector]) -> Connector:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +28,13 @@ from impact_miner.atomic import write_files
 from impact_miner.brag import append_section, read_brag
 from impact_miner.config import Config, config_path
 from impact_miner.editor import edit_in_editor
-from impact_miner.errors import ConnectorWarning, MineError, UsageError
+from impact_miner.errors import MineError, UsageError
 from impact_miner.journal import Journal, SavedStatement, edit_buffer, journal_path, read_edit_buffer
 from impact_miner.llm_writer import format_prompt_requests, prompt_requests
 from impact_miner.model import Report
 from impact_miner.outputs import binary_stdout, check_targets, check_terminal, plan_outputs, write_outputs
 from impact_miner.pipeline import build_report, gather_evidence
-from impact_miner.registry import available
+from impact_miner.registry import available, skipped_connectors
 from impact_miner.render.evidence import render_evidence
 from impact_miner.render.formats import RenderOptions, normalise_format
 from impact_miner.review import compose_review
@@ -160,33 +158,12 @@ def _resolve(
     summary: bool,
 ) -> tuple[RunSpec, Config]:
     env = os.environ if env is None else env
-    with connector_warnings(listener):
-        config = read_config(options, env)
-        for warning in config.warnings:
-            listener.warning(warning)
-        model_summary = listener.model_summary if summary else None
-        spec = resolve_run(
-            options, config, now=now or datetime.now(UTC), env=env, model_summary=model_summary
-        )
+    config = read_config(options, env)
+    for warning in [*config.warnings, *skipped_connectors()]:
+        listener.warning(warning)
+    model_summary = listener.model_summary if summary else None
+    spec = resolve_run(options, config, now=now or datetime.now(UTC), env=env, model_summary=model_summary)
     return spec, config
-
-
-@contextmanager
-def connector_warnings(listener: Listener) -> Iterator[None]:
-    """Tell ``listener`` of each broken third-party connector skipped inside the block
-    (:class:`~impact_miner.errors.ConnectorWarning`), also when the block fails; any other warning is
-    issued again as it was."""
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConnectorWarning)
-            yield
-    finally:
-        for warning in caught:
-            if issubclass(warning.category, ConnectorWarning):
-                listener.warning(str(warning.message))
-            else:
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def make_report(
@@ -354,8 +331,9 @@ def source_status(
     """``mine sources``: the config file read (None: none) and, for every installed source type and every
     configured type no connector provides, whether and how it is configured."""
     loaded = read_config(RunOptions(config=config), os.environ if env is None else env)
-    with connector_warnings(listener):
-        connectors = available()
+    connectors = available()
+    for skipped in skipped_connectors():
+        listener.warning(skipped)
     states = []
     for type_name, connector in sorted(connectors.items()):
         names = [s.name for s in loaded.sections if s.type == type_name]
