@@ -33,7 +33,7 @@ from dataclasses import fields
 from typing import Any
 
 from impact_miner.metrics import table_cells
-from impact_miner.model import Evidence, Report
+from impact_miner.model import Evidence, Metric, Report
 from impact_miner.render.views import GroupBy, group_statements, http_url
 
 STATEMENT_COLUMNS = (
@@ -72,7 +72,7 @@ def csv_cell(value: Any) -> str:
     return guard_formula(str(value))
 
 
-def metric_line(metric: dict[str, Any]) -> str:
+def metric_line(metric: Metric) -> str:
     """One measured result as one line of a cell: ``name: before → after (change; source)``."""
     name, before, after, change, source, weak = table_cells(metric)
     detail = "; ".join(part for part in (change, source, f"weak: {weak}" if weak else "") if part)
