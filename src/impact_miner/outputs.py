@@ -17,7 +17,13 @@ from impact_miner.atomic import output_target, write_files
 from impact_miner.errors import UsageError
 from impact_miner.model import Report
 from impact_miner.render.csv import encode_csv, render_evidence_csv
-from impact_miner.render.formats import EXTENSIONS, RenderOptions, get_format, normalise_format
+from impact_miner.render.formats import (
+    DEFAULT_FORMAT,
+    EXTENSIONS,
+    RenderOptions,
+    get_format,
+    normalise_format,
+)
 
 STDOUT = "-"
 
@@ -59,14 +65,14 @@ def plan_outputs(
     """
     chosen = normalise_format(fmt) if fmt else None
     if not outs:
-        return [OutputTarget(None, chosen or "markdown")] if stdout_by_default else []
+        return [OutputTarget(None, chosen or DEFAULT_FORMAT)] if stdout_by_default else []
     targets: list[OutputTarget] = []
     seen: set[Path] = set()
     for out in outs:
         if out == STDOUT:
             if any(t.path is None for t in targets):
                 raise UsageError("--out - (standard output) is given twice; give it once")
-            targets.append(OutputTarget(None, chosen or "markdown"))
+            targets.append(OutputTarget(None, chosen or DEFAULT_FORMAT))
             continue
         path = Path(out).expanduser()
         output_target(path)  # a directory, block device or socket fails now, before anything is fetched

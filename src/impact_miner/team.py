@@ -62,7 +62,7 @@ from impact_miner.config import check_keys, unknown_key_message
 from impact_miner.errors import Cancelled, ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
 from impact_miner.registry import Connector, FetchContext
-from impact_miner.render.formats import format_of_extension, get_format
+from impact_miner.render.formats import DEFAULT_FORMAT, format_of_extension, get_format
 from impact_miner.runspec import RunSpec
 
 Outcome = Literal["ok", "partial", "failed", "skipped"]
@@ -451,7 +451,7 @@ class TeamBatch:
     base: RunSpec
     lead_sections: list[SourceSection]
     out_dir: Path
-    formats: tuple[str, ...] = ("markdown",)
+    formats: tuple[str, ...] = (DEFAULT_FORMAT,)
     jobs: int = 4
     force: bool = False
     limiter: SourceLimiter = field(default_factory=SourceLimiter)

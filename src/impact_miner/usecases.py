@@ -36,7 +36,7 @@ from impact_miner.outputs import binary_stdout, check_targets, check_terminal, p
 from impact_miner.pipeline import build_report, gather_evidence
 from impact_miner.registry import available, skipped_connectors
 from impact_miner.render.evidence import render_evidence
-from impact_miner.render.formats import RenderOptions, normalise_format
+from impact_miner.render.formats import DEFAULT_FORMAT, RenderOptions, normalise_format
 from impact_miner.review import compose_review
 from impact_miner.runspec import RunOptions, RunSpec, read_config, resolve_run
 from impact_miner.team import SourceLimiter, TeamBatch, read_limits, read_roster
@@ -365,7 +365,7 @@ def team_batch(
         base=base,
         lead_sections=config.sections,
         out_dir=Path(request.out_dir).expanduser(),
-        formats=tuple(dict.fromkeys(normalise_format(f) for f in request.formats or ("markdown",))),
+        formats=tuple(dict.fromkeys(normalise_format(f) for f in request.formats or (DEFAULT_FORMAT,))),
         jobs=request.jobs,
         force=request.force,
         limiter=SourceLimiter(read_limits(config.path), cancel=base.cancel),

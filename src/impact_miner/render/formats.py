@@ -96,6 +96,7 @@ FORMATS: tuple[Format, ...] = (
     Format("docx", (".docx",), "Word", _docx, binary=True),
 )
 FORMAT_NAMES = tuple(f.name for f in FORMATS)
+DEFAULT_FORMAT = "markdown"
 # What --format accepts: each name, then its aliases.
 FORMAT_CHOICES = tuple(name for f in FORMATS for name in (f.name, *f.aliases))
 EXTENSIONS = {extension: f.name for f in FORMATS for extension in f.extensions}
