@@ -21,11 +21,11 @@ from impact_miner.cli_options import RunArgs
 from impact_miner.errors import ConnectorWarning, MineError, Terminated, UsageError
 from impact_miner.interrupts import sigterm_as_interrupt
 from impact_miner.render.formats import EVIDENCE_FORMATS, FORMAT_CHOICES
-from impact_miner.render.views import GroupBy
 from impact_miner.terminal import terminal_text
 
 if TYPE_CHECKING:
     from impact_miner.model import Report
+    from impact_miner.render.views import GroupBy
     from impact_miner.usecases import Listener, Outcome
 
 EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3

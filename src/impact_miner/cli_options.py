@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 import click
 
 from impact_miner.errors import UsageError
-from impact_miner.render.formats import FORMAT_CHOICES
-from impact_miner.render.views import GROUP_BY_CHOICES
+from impact_miner.render.formats import FORMAT_CHOICES, GROUP_BY_CHOICES
 
 if TYPE_CHECKING:
     from impact_miner.runspec import RunOptions

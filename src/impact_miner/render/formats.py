@@ -14,7 +14,7 @@ docx       ``.docx``               Word document with clickable links and an evi
 ``mine evidence`` lists the evidence alone in one of :data:`EVIDENCE_FORMATS` instead.
 
 Each row names the function that renders the format; it imports its renderer when called, so reading
-the table (``mine --help`` does) costs no renderer, template engine or document library.
+the table (``mine --help`` does) costs no renderer, view, template engine or document library.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from impact_miner.errors import UsageError
-from impact_miner.render.views import GroupBy
 
 if TYPE_CHECKING:
     from impact_miner.model import Report
+    from impact_miner.render.views import GroupBy
+
+GROUP_BY_CHOICES: tuple[GroupBy, ...] = ("project", "competency")  # how statements are laid out
 
 
 @dataclass(frozen=True)

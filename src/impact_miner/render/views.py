@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from impact_miner.errors import UsageError
 from impact_miner.model import Evidence, Project, Report
 
-GroupBy = Literal["project", "competency"]
-GROUP_BY_CHOICES: tuple[GroupBy, ...] = ("project", "competency")
+GroupBy = Literal["project", "competency"]  # the choices: impact_miner.render.formats.GROUP_BY_CHOICES
 UNCATEGORISED = "Other contributions"
 
 
@@ -72,7 +71,7 @@ def group_statements(report: Report, group_by: GroupBy = "project") -> list[Stat
     if group_by == "project":
         return [StatementGroup(None, None, tuple(numbered))]
     if group_by != "competency":
-        raise UsageError(f"unknown grouping {group_by!r}; use one of: {', '.join(GROUP_BY_CHOICES)}")
+        raise UsageError(f"unknown grouping {group_by!r}; use one of: {', '.join(get_args(GroupBy))}")
     sections: dict[str, list[NumberedProject]] = {}
     rest: list[NumberedProject] = []
     for entry in numbered:
