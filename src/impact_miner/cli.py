@@ -188,7 +188,7 @@ def review(ctx: click.Context, /, fmt: str | None, **run: Unpack[RunArgs]) -> No
     from impact_miner import usecases
 
     run = opt.merge_options(ctx, run)
-    request = usecases.ReviewRequest(opt.options_of(run, "6m"), run.get("out", ()), fmt, sys.stdout.isatty())
+    request = usecases.ReviewRequest(opt.options_of(run), run.get("out", ()), fmt, sys.stdout.isatty())
     ctx.exit(_finish(usecases.review(request, _listener())))
 
 
@@ -208,7 +208,7 @@ def team(
     from impact_miner.team import LiveDisplay, run_team, summary_table
     from impact_miner.usecases import TeamRequest, team_batch
 
-    request = TeamRequest(roster, out_dir, opt.options_of(run, "6m"), formats, jobs, force)
+    request = TeamRequest(roster, out_dir, opt.options_of(run), formats, jobs, force)
     batch = team_batch(request, _listener())
     if sys.stderr.isatty():
         with LiveDisplay(len(batch.roster.members) + len(batch.roster.problems)) as display:

@@ -147,16 +147,15 @@ def team_options(command: F) -> F:
     ])  # fmt: skip
 
 
-def options_of(run: RunArgs, since: str = "2w", *, show_prompt_ok: bool = False) -> RunOptions:
-    """The RunOptions of a command's options, built here only: ``since`` when --since is left out
-    (``--since ''`` stays empty and is refused)."""
+def options_of(run: RunArgs, *, show_prompt_ok: bool = False) -> RunOptions:
+    """The RunOptions of a command's options, built here only (--since left out stays None: the
+    use-case's default applies; ``--since ''`` stays empty and is refused)."""
     from impact_miner.runspec import RunOptions
 
     if run.get("show_prompt") and not show_prompt_ok:
         raise UsageError("--show-prompt prints what would be sent without sending it: add --dry-run")
-    given = run.get("since")
     return RunOptions(
-        since=since if given is None else given, until=run.get("until"), config=run.get("config"),
+        since=run.get("since"), until=run.get("until"), config=run.get("config"),
         repos=run.get("repos", ()), authors=run.get("authors", ()), timezone=run.get("timezone"),
         refresh=run.get("refresh", False), use_cache=not run.get("no_cache", False), model=run.get("model"),
         api_base=run.get("api_base"), local_only=run.get("local_only", False), framework=run.get("framework"),

@@ -37,11 +37,14 @@ class RunSpec:
     cancel: threading.Event = field(default_factory=threading.Event)  # set: the run was interrupted
 
 
+DEFAULT_SINCE = "2w"  # a report's range when --since is left out
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """The options every mining command shares."""
 
-    since: str = "2w"
+    since: str | None = None  # None: the command's default (DEFAULT_SINCE, or a review's 6m)
     until: str | None = None
     config: str | None = None
     repos: tuple[str, ...] = ()
@@ -68,14 +71,17 @@ def resolve_run(
     now: datetime,
     env: Mapping[str, str] | None = None,
     model_summary: Callable[[str], None] | None = None,
+    default_since: str = DEFAULT_SINCE,
 ) -> RunSpec:
     """The RunSpec for ``options`` under ``config`` at the instant ``now``.
 
+    ``default_since`` is the start when ``options.since`` is None (a given ``""`` is refused).
     ``model_summary`` is told the model run's one-line summary (calls, tokens, cost) when a model
     writes the statements.
     """
     tz = resolve_timezone(options.timezone or config.timezone)
-    time_range = resolve_range(options.since, options.until, now=now.astimezone(tz), tz=tz)
+    since = default_since if options.since is None else options.since
+    time_range = resolve_range(since, options.until, now=now.astimezone(tz), tz=tz)
     connectors = available()
     llm = llm_for(options, config.llm, env or {}, model_summary)
     framework = options.framework or config.llm.get("framework")

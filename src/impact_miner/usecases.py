@@ -38,11 +38,12 @@ from impact_miner.registry import available, skipped_connectors
 from impact_miner.render.evidence import render_evidence
 from impact_miner.render.formats import DEFAULT_FORMAT, RenderOptions, normalise_format
 from impact_miner.review import compose_review
-from impact_miner.runspec import RunOptions, RunSpec, read_config, resolve_run
+from impact_miner.runspec import DEFAULT_SINCE, RunOptions, RunSpec, read_config, resolve_run
 from impact_miner.team import SourceLimiter, TeamBatch, read_limits, read_roster
 from impact_miner.terminal import escape_json_controls
 
 Hook = Callable[[str], None]
+REVIEW_SINCE = "6m"  # a review period's (and a team batch's) start when none is given
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,9 @@ class EvidenceRequest:
 
 @dataclass(frozen=True)
 class ReviewRequest:
-    """``mine review``: the review period (default 6m) and its outputs."""
+    """``mine review``: the review period (default :data:`REVIEW_SINCE`) and its outputs."""
 
-    run: RunOptions = field(default_factory=lambda: RunOptions(since="6m"))
+    run: RunOptions = field(default_factory=RunOptions)
     outs: tuple[str, ...] = ()
     format: str | None = None
     stdout_is_terminal: bool = False
@@ -122,7 +123,7 @@ class TeamRequest:
     """``mine team``: the roster, where to write, the lead's run options and the batch's settings."""
     roster: str
     out_dir: str
-    run: RunOptions = field(default_factory=lambda: RunOptions(since="6m"))
+    run: RunOptions = field(default_factory=RunOptions)
     formats: tuple[str, ...] = ()
     jobs: int = 4
     force: bool = False
@@ -144,8 +145,8 @@ def resolve(
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> RunSpec:
-    """The RunSpec of ``options`` under their config; the config's warnings, and any third-party
-    connector skipped as broken, go to the listener."""
+    """The RunSpec of ``options`` under their config (a report's range by default); the config's
+    warnings, and any third-party connector skipped as broken, go to the listener."""
     return _resolve(options, listener, env, now, summary=True)[0]
 
 
@@ -156,13 +157,21 @@ def _resolve(
     now: datetime | None,
     *,
     summary: bool,
+    default_since: str = DEFAULT_SINCE,
 ) -> tuple[RunSpec, Config]:
     env = os.environ if env is None else env
     config = read_config(options, env)
     for warning in [*config.warnings, *skipped_connectors()]:
         listener.warning(warning)
     model_summary = listener.model_summary if summary else None
-    spec = resolve_run(options, config, now=now or datetime.now(UTC), env=env, model_summary=model_summary)
+    spec = resolve_run(
+        options,
+        config,
+        now=now or datetime.now(UTC),
+        env=env,
+        model_summary=model_summary,
+        default_since=default_since,
+    )
     return spec, config
 
 
@@ -259,7 +268,8 @@ def review(
     targets = plan_outputs(request.outs, request.format)
     check_terminal(targets, stdout_is_terminal=request.stdout_is_terminal)
     journal = Journal(journal_path_for(request.run.config, env))
-    result = compose_review(resolve(request.run, listener, env=env, now=now), journal, listener.progress)
+    spec = _resolve(request.run, listener, env, now, summary=True, default_since=REVIEW_SINCE)[0]
+    result = compose_review(spec, journal, listener.progress)
     for note in result.notes:
         listener.warning(note)
     files = write_outputs(result.report, targets)
@@ -359,7 +369,7 @@ def team_batch(
     """``mine team``: the roster read, the lead's config resolved, the shared limits; run it with
     :func:`impact_miner.team.run_team`."""
     roster = read_roster(Path(request.roster))
-    base, config = _resolve(request.run, listener, env, now, summary=False)
+    base, config = _resolve(request.run, listener, env, now, summary=False, default_since=REVIEW_SINCE)
     return TeamBatch(
         roster=roster,
         base=base,
