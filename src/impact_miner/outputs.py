@@ -156,13 +156,16 @@ def write_outputs(
     return files
 
 
-def check_terminal(targets: Sequence[OutputTarget], *, stdout_is_terminal: bool) -> None:
+def check_terminal(
+    targets: Sequence[OutputTarget], *, stdout_is_terminal: bool, command: str = "mine"
+) -> None:
     """Refuse a binary format (DOCX) on standard output when that is a terminal, before any fetch."""
     binary = next((t for t in targets if t.path is None and get_format(t.format).binary), None)
     if binary is not None and stdout_is_terminal:
+        name = binary.format
         raise UsageError(
-            f"{binary.format.upper()} is binary: use --out r.{binary.format}, or redirect stdout "
-            f"(mine --format {binary.format} > r.{binary.format})"
+            f"{name.upper()} is binary: use --out r.{name}, or redirect stdout "
+            f"({command} --format {name} > r.{name})"
         )
 
 

@@ -266,7 +266,7 @@ def review(
     """``mine review``: one report for the period from the journal's saved runs plus what they leave out
     (:func:`impact_miner.review.compose_review`), written like ``mine``'s."""
     targets = plan_outputs(request.outs, request.format)
-    check_terminal(targets, stdout_is_terminal=request.stdout_is_terminal)
+    check_terminal(targets, stdout_is_terminal=request.stdout_is_terminal, command="mine review")
     journal = Journal(journal_path_for(request.run.config, env))
     spec = _resolve(request.run, listener, env, now, summary=True, default_since=REVIEW_SINCE)[0]
     result = compose_review(spec, journal, listener.progress)
