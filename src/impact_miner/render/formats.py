@@ -20,8 +20,7 @@ the table (``mine --help`` does) costs no renderer, view, template engine or doc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from impact_miner.errors import UsageError
 
@@ -32,9 +31,9 @@ if TYPE_CHECKING:
 GROUP_BY_CHOICES: tuple[GroupBy, ...] = ("project", "competency")  # how statements are laid out
 
 
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to lay out every output of one run."""
+class RenderOptions(NamedTuple):
+    """How to lay out every output of one run (a NamedTuple, like :class:`Format`: no dataclass machinery
+    to import when ``mine --help`` reads this table)."""
 
     group_by: GroupBy = "project"
     bom: bool = False  # CSV: start with a UTF-8 byte-order mark so Excel reads UTF-8
@@ -74,8 +73,7 @@ def _docx(report: Report, options: RenderOptions) -> bytes:
     return render_docx(report, group_by=options.group_by)
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):
     """One report format: its name, the names and extensions that choose it, and how to render it."""
 
     name: str
