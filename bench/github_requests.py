@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fake_github import FakeGitHub, Review, generate_pulls, github_schema, pull
+from impact_miner.cache import Cache
 from impact_miner.connectors import github as connector
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 15, tzinfo=UTC)

@@ -51,10 +51,10 @@ from fake_gitlab import (
     merge_request,
     rate_limited,
 )
+from impact_miner.cache import Cache
 from impact_miner.connectors import gitlab as connector
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
 
 ROOT = Path(__file__).resolve().parents[1]
 SINCE = datetime(2026, 9, 1, tzinfo=UTC)

@@ -37,10 +37,10 @@ from fake_jira import (  # the fake lives with the tests
     server_catalogue,
     server_user,
 )
+from impact_miner.cache import Cache
 from impact_miner.connectors import jira
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "jira"
 SINCE = datetime(2020, 6, 15, tzinfo=timezone(timedelta(hours=8)))

@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from impact_miner import __version__
+from impact_miner.cache import cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.hosted import RateLimited, Stop, Unavailable, cli_token, plural, retry_plan
 from impact_miner.http_policy import (
@@ -91,7 +92,6 @@ from impact_miner.model import Evidence, FetchResult, Person, SourceReport, Sour
 from impact_miner.options import flag, seconds
 from impact_miner.refs import extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
-from impact_miner.store import cached
 from impact_miner.text import trim_body
 
 if TYPE_CHECKING:

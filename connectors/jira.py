@@ -67,6 +67,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from impact_miner.cache import Cache, cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.http_policy import (
     DEFAULT_TIMEOUT,
@@ -79,7 +80,6 @@ from impact_miner.http_policy import (
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.refs import TICKET_KEY, extract_refs
 from impact_miner.registry import Connector, FetchContext, Throttle
-from impact_miner.store import Cache, cached
 from impact_miner.text import trim_body
 
 if TYPE_CHECKING:

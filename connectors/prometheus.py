@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from impact_miner import __version__
+from impact_miner.cache import cached
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.http_policy import (
     DEFAULT_TIMEOUT,
@@ -76,7 +77,6 @@ from impact_miner.metrics import (
 )
 from impact_miner.model import Evidence, FetchResult, Person, SourceReport, SourceSection, TimeRange
 from impact_miner.registry import Connector, FetchContext
-from impact_miner.store import cached
 
 if TYPE_CHECKING:
     import requests

@@ -5,8 +5,8 @@
 
 Every call runs git with HOME set to a private directory (``<parent of the repo>/.git-home`` unless
 given), no system config and no commit signing, so this machine's git config never leaks in. Code under
-test runs git itself: call :func:`isolate` (with pytest's ``monkeypatch``) to give it the same clean
-environment.
+test runs git itself: :func:`isolate` gives it the same clean environment, and ``conftest.py`` applies it
+to every test (``isolation.py``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from impact_miner.render_html import render_html
+from impact_miner.render.html import render_html
 from test_outputs import SCRIPT_TITLE, review_report
 from test_render_html import contrast, parse_rgb
 

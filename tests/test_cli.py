@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from clirun import run_mine as run
-from gitrepo import ADA, BOB, DEPENDABOT, GitRepo, isolate
+from gitrepo import ADA, BOB, DEPENDABOT, GitRepo
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -26,13 +26,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean git environment, UTC, no user config; returns the temp dir."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("IMPACT_MINER_CONFIG", str(tmp_path / "no-config.toml"))
-    monkeypatch.delenv("IMPACT_MINER_CONFIG")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    """The temp dir as the working directory (conftest isolates the environment); returns it."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

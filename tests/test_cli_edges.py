@@ -16,20 +16,15 @@ import pytest
 
 from clirun import run_mine as run
 from devices import device
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
+from isolation import Isolated
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean git environment, UTC, no user config or journal of this machine; returns the temp dir."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.delenv("IMPACT_MINER_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
-    monkeypatch.setenv("IMPACT_MINER_JOURNAL", str(tmp_path / "journal.sqlite3"))
+    """The temp dir as the working directory (conftest isolates the environment); returns it."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -313,13 +308,13 @@ def test_errors_on_stderr_carry_no_control_characters(
 
 
 def test_a_full_journal_keeps_the_report_and_earlier_runs_and_exits_2(
-    capsys: pytest.CaptureFixture[str], repo: GitRepo, env: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], repo: GitRepo, isolated: Isolated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlite3
 
     from impact_miner.journal import Journal
 
-    journal = Journal(env / "journal.sqlite3")
+    journal = Journal(isolated.journal)
     code, _, err = run(capsys, "--since", "2w", "--repo", str(repo.path), "--save")
     assert code == 0, err
     before = [(r.id, [s.text for s in r.statements]) for r in journal.runs()]

@@ -10,11 +10,12 @@ from typing import Any
 import git.cmd
 import pytest
 
-from gitrepo import ADA, BOB, DEPENDABOT, GitRepo, isolate
+from gitrepo import ADA, BOB, DEPENDABOT, GitRepo
 from impact_miner.connectors import git as gitconn
 from impact_miner.connectors.git import commit_url, repo_name_from_remote
 from impact_miner.errors import SourceError, UsageError
 from impact_miner.model import Person, SourceSection, TimeRange
+from isolation import Isolated
 
 SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 UNTIL = datetime(2024, 4, 1, tzinfo=UTC)
@@ -32,11 +33,6 @@ class Api:
 
     repo: GitRepo
     shas: dict[str, str]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate(monkeypatch, tmp_path / "home")
 
 
 @pytest.fixture(scope="module")
@@ -426,9 +422,9 @@ def test_a_failing_git_log_fails_the_source_or_marks_it_partial(api: Api, web: A
     assert "acme/platform/web: git failed: fatal: bad revision 'feature'" in result.report.detail
 
 
-def test_user_config_does_not_change_the_output(api: Api, tmp_path: Path) -> None:
+def test_user_config_does_not_change_the_output(api: Api, isolated: Isolated) -> None:
     expected = gitconn.fetch(ada(), RANGE, section(api.repo.path))
-    (tmp_path / "home" / ".gitconfig").write_text(
+    (isolated.home / ".gitconfig").write_text(
         "[log]\n\tshowSignature = true\n\tdecorate = full\n[color]\n\tui = always\n"
         "[i18n]\n\tlogOutputEncoding = ISO-8859-1\n[core]\n\tquotePath = false\n"
     )

@@ -10,25 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import ADA, BOB, GitRepo, isolate
+from gitrepo import ADA, BOB, GitRepo
 from impact_miner.connectors import git as gitconn
 from impact_miner.errors import UsageError
 from impact_miner.grouping import group_projects
 from impact_miner.model import Evidence, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, check_sources, gather_evidence
+from impact_miner.pipeline import check_sources, gather_evidence
 from impact_miner.refs import canonical_ref, extract_refs
 from impact_miner.registry import available
+from impact_miner.runspec import RunSpec
 from impact_miner.topology import parse_merge, release_version
 
 DAY = timedelta(days=1)
 FEB = datetime(2024, 2, 14, 10, tzinfo=UTC)
 APRIL = TimeRange(datetime(2024, 4, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC), "2024-04")
 CAROL = ("Carol Contributor", "carol@x.io")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate(monkeypatch, tmp_path / "home")
 
 
 def section(path: Path, **options: object) -> SourceSection:

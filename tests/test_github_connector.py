@@ -31,14 +31,15 @@ from fake_github import (
     reviews_from_devlake,
     server_error,
 )
-from gitrepo import ADA, BOB, GitRepo, isolate
+from gitrepo import ADA, BOB, GitRepo
+from impact_miner.cache import Cache
 from impact_miner.cli import main
 from impact_miner.connectors import github as gh
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext, available
-from impact_miner.store import Cache
+from impact_miner.runspec import RunSpec
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 15, tzinfo=UTC)
@@ -46,12 +47,6 @@ RANGE = TimeRange(SINCE, UNTIL, "2026-11-01..2026-11-14")
 AFTER = datetime(2026, 12, 1, tzinfo=UTC)  # "now" for a range that has ended
 SECOND = timedelta(seconds=1)
 ME = Person(name="Ada Lovelace", emails=[ADA[1]], logins={"github": "ada"})
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GITHUB_TOKEN", "GH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -722,10 +717,7 @@ def test_the_fake_rejects_what_github_rejects_with_http_200(
 # ---- linking and the whole tool ----------------------------------------------------------------------
 
 
-def test_pull_requests_join_the_git_commits_that_cite_them_or_that_they_contain(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    isolate(monkeypatch, tmp_path / "home")
+def test_pull_requests_join_the_git_commits_that_cite_them_or_that_they_contain(tmp_path: Path) -> None:
     day = timedelta(days=1)
     api = GitRepo.init(tmp_path / "api", remote="git@github.com:Acme/API.git")  # case differs from GitHub's
     cites = api.commit("Add search filters (#12)", {"search/filters.py": "x = 1\n"}, when=SINCE + day)
@@ -773,9 +765,6 @@ def test_pull_requests_join_the_git_commits_that_cite_them_or_that_they_contain(
 def test_mine_lists_exactly_the_persons_merged_pull_requests_and_reviews_as_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     now = datetime.now(UTC).replace(microsecond=0)
     day = timedelta(days=1)
     repo = GitRepo.init(tmp_path / "api", remote="git@github.com:acme/api.git")
@@ -833,9 +822,6 @@ def test_with_only_github_configured_mine_runs_wherever_it_is_started(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The implicit current-repository git source never blocks a configured one: it is skipped, exit 0."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     now = datetime.now(UTC).replace(microsecond=0)
     start = tmp_path / "work"
     if where == "outside any repository":

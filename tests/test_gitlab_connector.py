@@ -39,13 +39,14 @@ from fake_gitlab import (
     real_schema_path,
     schema_subset,
 )
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
+from impact_miner.cache import Cache
 from impact_miner.connectors import gitlab as gl
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext, available
-from impact_miner.store import Cache
+from impact_miner.runspec import RunSpec
 
 SINCE = datetime(2026, 9, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -60,11 +61,6 @@ needs_shared = pytest.mark.skipif(
     not real_schema_path().exists(),
     reason=f"needs the shared GitLab data ({real_schema_path().parent.parent}), absent on a fresh clone",
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GITLAB_TOKEN", raising=False)
 
 
 @pytest.fixture
@@ -911,10 +907,7 @@ def test_every_query_the_connector_sends_is_valid_against_the_schema_in_use() ->
 # ---- linking and the whole tool ----------------------------------------------------------------------
 
 
-def test_local_commits_whose_shas_belong_to_a_merge_request_join_it_in_one_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    isolate(monkeypatch, tmp_path / "home")
+def test_local_commits_whose_shas_belong_to_a_merge_request_join_it_in_one_project(tmp_path: Path) -> None:
     repo = GitRepo.init(tmp_path / "search", remote="git@gitlab.com:acme/platform/search.git")
     first = repo.commit("Parse merge schedule", {"index/schedule.py": "x = 1\n"}, when=SINCE + DAY)
     second = repo.commit("Run merges in the background", {"index/worker.py": "y = 2\n"}, when=SINCE + 2 * DAY)
@@ -966,8 +959,6 @@ def test_mine_lists_exactly_the_merge_requests_and_approvals_as_json_within_budg
 ) -> None:
     """The issue's "done when": 250 merged merge requests and 40 approvals over two months, in ≤ 6 requests,
     nothing merged just outside the range, then a rerun with no request at all."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     merged = generate_merge_requests(250, author="ada", since=SINCE, until=UNTIL)
     approved = generate_approvals(40, reviewer="ada", author="bob", since=SINCE, until=UNTIL)
     outside = [
@@ -1018,8 +1009,6 @@ def test_mine_lists_exactly_the_merge_requests_and_approvals_as_json_within_budg
 def test_mine_with_a_bad_token_keeps_the_report_and_says_how_to_fix_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token: str, says: str
 ) -> None:
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     repo = GitRepo.init(tmp_path / "api", remote="git@gitlab.com:acme/api.git")
     repo.commit("Add search", {"search.py": "x\n"}, author=ADA, when=SINCE + DAY)
     config = tmp_path / "config.toml"

@@ -11,25 +11,20 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from docx import Document
 
-from gitrepo import ADA, BOB, GitRepo, isolate
+from gitrepo import ADA, BOB, GitRepo
 from impact_miner.facts import project_facts
 from impact_miner.model import Person, Project, Report, SourceSection, TimeRange
 from impact_miner.outputs import render_output
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import available
+from impact_miner.runspec import RunSpec
 from impact_miner.verifier import check_subject, verify_statement
 
 DAY = timedelta(days=1)
 START = datetime(2024, 4, 1, tzinfo=UTC)
 APRIL = TimeRange(START, datetime(2024, 5, 1, tzinfo=UTC), "2024-04")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate(monkeypatch, tmp_path / "home")
 
 
 def report_of(repo: GitRepo, time_range: TimeRange = APRIL) -> Report:

@@ -30,15 +30,16 @@ from fake_jira import (
     server_catalogue,
     server_user,
 )
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
+from impact_miner.cache import Cache
 from impact_miner.connectors import git as git_connector
 from impact_miner.connectors import jira as jira_connector
 from impact_miner.connectors.jira import adf_text, build_jql, parse_datetime, ticket_evidence
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
+from impact_miner.runspec import RunSpec
 
 CST = timezone(timedelta(hours=8))  # the recorded Cloud site's users are in Asia/Shanghai
 SINCE = datetime(2020, 6, 15, tzinfo=CST)
@@ -434,7 +435,7 @@ from datetime import datetime, timezone, timedelta
 from impact_miner.connectors import jira
 from impact_miner.model import Person, SourceSection, TimeRange
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
+from impact_miner.cache import Cache
 cst = timezone(timedelta(hours=8))
 r = TimeRange(datetime(2020, 6, 15, tzinfo=cst), datetime(2020, 6, 29, tzinfo=cst), {RANGE.spec!r})
 section = SourceSection("work-jira", "jira", {section.options!r})
@@ -701,8 +702,8 @@ def test_bad_sections_are_refused_before_any_request(options: dict[str, Any], er
 
 
 @pytest.fixture
-def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    isolate(monkeypatch, tmp_path / "home")
+def git_env(tmp_path: Path) -> Path:
+    """The test's directory for repositories (conftest isolates git and the environment)."""
     return tmp_path
 
 
@@ -783,8 +784,6 @@ def write_config(path: Path, repo: GitRepo, jira: str) -> Path:
 
 @pytest.fixture
 def cli_env(git_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(git_env / "cache.sqlite3"))
     monkeypatch.setenv("JIRA_API_TOKEN", CLOUD_TOKEN)
     monkeypatch.setenv("JIRA_PAT", SERVER_PAT)
     monkeypatch.chdir(git_env)

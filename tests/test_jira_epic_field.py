@@ -19,13 +19,14 @@ from typing import Any
 import pytest
 
 from fake_jira import CLOUD_EMAIL, CLOUD_TOKEN, SERVER_PAT, FakeJira, Issue, resolved
+from impact_miner.cache import Cache
 from impact_miner.connectors import jira as jira_connector
 from impact_miner.connectors.jira import EPIC_LINK_TYPE, epic_link_fields, epic_of, read_settings
 from impact_miner.errors import SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext
-from impact_miner.store import Cache
+from impact_miner.runspec import RunSpec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jira"
 ISSUES: dict[str, Issue] = json.loads((FIXTURES / "epic_link_issues.json").read_text(encoding="utf-8"))

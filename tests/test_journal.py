@@ -251,7 +251,6 @@ def test_cli_journal_list_and_edit_with_editor(
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
     Journal(tmp_path / "journal.sqlite3").save(report([item(1), item(2)]), created_at=T0)
 
     def run(*args: str) -> tuple[int, str, str]:
@@ -300,7 +299,6 @@ def test_a_failing_editor_exits_2_and_keeps_the_saved_run(
 ) -> None:
     path = tmp_path / "journal.sqlite3"
     monkeypatch.setenv("IMPACT_MINER_JOURNAL", str(path))
-    monkeypatch.delenv("VISUAL", raising=False)
     scripts = {
         "bad_utf8": "printf '\\377\\376 not text' > \"$1\"",
         "killed": "printf 'half' > \"$1\"; kill -9 $$",

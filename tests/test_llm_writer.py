@@ -26,7 +26,8 @@ import pytest
 
 from clirun import run_mine as cli
 from fake_openai import FakeOpenAI, Reply, prompt_text, rate_limited, reply_json, reply_text, server_error
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
+from impact_miner.cache import Cache
 from impact_miner.facts import project_facts
 from impact_miner.llm_writer import (
     LLMOptions,
@@ -42,7 +43,6 @@ from impact_miner.model import Evidence, Project
 from impact_miner.pipeline import write_statements
 from impact_miner.prompting import load_framework
 from impact_miner.redact import Redactor
-from impact_miner.store import Cache
 from impact_miner.verifier import verify_statement
 from test_redact import CUSTOMER, leaked, secret_text, seeded_secrets
 
@@ -588,13 +588,8 @@ def test_local_only_accepts_only_models_on_this_machine(
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    """A clean environment and a repository with two projects of Ada's from the last few days."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
-    for name in ("IMPACT_MINER_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
-        monkeypatch.delenv(name, raising=False)
+    """A repository with two projects of Ada's from the last few days, the working directory (conftest
+    isolates the environment, OpenAI's variables included)."""
     monkeypatch.chdir(tmp_path)
     now = datetime.now(UTC).replace(microsecond=0)
     git = GitRepo.init(

@@ -31,10 +31,22 @@ from impact_miner.metrics import (
     table_cells,
     unlinked_metrics,
 )
-from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
+from impact_miner.model import (
+    ClaimedMetric,
+    Evidence,
+    MeasuredMetric,
+    MetricWindows,
+    Person,
+    Project,
+    Report,
+    SourceReport,
+    TimeRange,
+    Writer,
+)
 from impact_miner.offline_writer import offline_statement
 from impact_miner.pipeline import assign_projects, link_projects, write_statements
-from impact_miner.render import render_json, render_markdown
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
 from impact_miner.verifier import verify_statement
 
 DAY = timedelta(days=1)
@@ -279,6 +291,25 @@ def test_attach_metrics_compares_each_linked_project_and_lists_claims() -> None:
     assert (claimed["text"], claimed["evidence_id"]) == ("p95 from 320 ms to 218 ms", first.id)
     assert billing.metrics == [] and billing.evidence_ids == [other.id]
     assert unlinked_metrics(attached, [first, last, other, latency, orphan]) == [orphan]
+
+
+def test_metric_entries_hold_exactly_the_keys_their_types_declare() -> None:
+    """``Project.metrics`` is typed (``impact_miner.model.Metric``): the entries attach_metrics makes have
+    the declared keys, no more and no fewer, in the order the report JSON has always shown them."""
+    first = commit("a1", "SEARCH-1: move merges off the request path", T0, "p95 from 320 ms to 218 ms")
+    last = commit("a2", "SEARCH-1: cache merged segments", T1)
+    samples = hourly(T0 - 7 * DAY, T0, 320) + hourly(T1, T1 + 7 * DAY, 218)
+    latency = metric_row("search p95 latency", samples, links=("SEARCH-1",), unit="ms", better="lower")
+    projects = [project("search-1", [first, last], ["SEARCH-1"])]
+    (search,) = attach_metrics(projects, [first, last, latency], now=NOW)
+    measured, claimed = search.metrics
+    assert list(measured) == [
+        "name", "unit", "better", "before", "after", "delta", "percent", "improved", "points_before",
+        "points_after", "stdev_before", "window_days", "windows", "weak", "link", "source", "evidence_id",
+    ]  # fmt: skip
+    assert set(measured) == MeasuredMetric.__required_keys__
+    assert set(claimed) == ClaimedMetric.__required_keys__
+    assert set(measured["windows"]) == MetricWindows.__required_keys__
 
 
 def test_rows_of_one_metric_from_saved_runs_merge_into_one_series() -> None:

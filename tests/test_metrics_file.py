@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from clirun import run_mine as run
-from gitrepo import GitRepo, isolate
+from gitrepo import GitRepo
 from impact_miner.connectors import metrics_file
 from impact_miner.errors import ConfigError, SourceError
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
@@ -231,11 +231,8 @@ def test_bad_config_is_rejected_before_any_fetch(tmp_path: Path) -> None:
 
 
 def test_mine_reports_the_measured_change_of_a_linked_kpi(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
-    monkeypatch.setenv("TZ", "UTC")
     repo = GitRepo.init(tmp_path / "web", remote="git@github.com:acme/web.git", home=tmp_path / "home")
     repo.commit(
         "SHOP-12: one-page checkout", {"checkout.py": "a\n"}, when=datetime(2024, 3, 11, 9, tzinfo=UTC)

@@ -20,27 +20,24 @@ import pytest
 
 from clirun import run_mine as run
 from devices import device
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
+from impact_miner.atomic import write_files
+from impact_miner.brag import append_section
 from impact_miner.cli import main
 from impact_miner.errors import UsageError
 from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
 from impact_miner.outputs import (
-    UNCATEGORISED,
     OutputTarget,
-    RenderOptions,
-    append_section,
     check_targets,
     evidence_appendix_path,
     format_for_path,
-    group_statements,
-    http_url,
     plan_outputs,
-    range_label,
     render_targets,
-    report_summary,
-    write_files,
 )
-from impact_miner.render import render_json, render_markdown
+from impact_miner.render.formats import RenderOptions
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
+from impact_miner.render.views import UNCATEGORISED, group_statements, http_url, range_label, report_summary
 
 BERLIN = timezone(timedelta(hours=1), "CET")
 SINCE = datetime(2026, 11, 2, tzinfo=BERLIN)  # a Monday
@@ -399,7 +396,7 @@ def test_a_disk_that_fills_up_while_staging_leaves_the_old_file_and_no_temp_file
     def full(_fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("impact_miner.outputs.os.fsync", full)  # where a full disk surfaces on ext4/NFS
+    monkeypatch.setattr("impact_miner.atomic.os.fsync", full)  # where a full disk surfaces on ext4/NFS
     with pytest.raises(UsageError) as error:
         write_files([(tmp_path / "new.json", b"{}"), (kept, b"after")])
     assert str(error.value) == (
@@ -499,12 +496,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    """A clean environment (UTC, no config, private cache) and a repository with two of Ada's commits."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.delenv("IMPACT_MINER_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
+    """A repository with two of Ada's commits, the working directory (conftest isolates the rest)."""
     monkeypatch.chdir(tmp_path)
     repo = GitRepo.init(
         tmp_path / "api", remote="git@github.com:acme/api.git", user_email=ADA[1], home=tmp_path / "home"

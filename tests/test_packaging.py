@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def test_fresh_venv_install_ships_connectors_and_prompts(tmp_path: Path, editabl
     assert found["scripts"] == ["impact_miner.cli:main"]
     inside_tree = found["connectors_file"].startswith(str(ROOT / "connectors"))
     assert inside_tree == editable, found["connectors_file"]
+
+    # The public API imports from the fresh install, with this environment's packages as its dependencies
+    # (on the path after the fresh site-packages, so the fresh impact_miner is the one imported).
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    deps = sysconfig.get_paths()["purelib"]
+    (Path(purelib) / "zz-test-dependencies.pth").write_text(deps + "\n")
+    api = (
+        "import impact_miner\nfrom impact_miner import Connector, Evidence, Report, build_report\n"
+        "from impact_miner.render.formats import FORMAT_NAMES\n"
+        "print(impact_miner.__file__, build_report.__module__, Report.__name__, Evidence.__name__, "
+        "Connector.__name__, len(FORMAT_NAMES))"
+    )
+    done = subprocess.run([python, "-c", api], check=True, capture_output=True, text=True, cwd=tmp_path)
+    where, *names = done.stdout.split()
+    assert names == ["impact_miner.pipeline", "Report", "Evidence", "Connector", "5"]
+    assert where.startswith(str(ROOT / "src")) == editable, where
 
 
 def test_python_dash_m_and_version() -> None:

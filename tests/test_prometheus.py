@@ -16,6 +16,7 @@ The project's work is two commits mentioning SEARCH-1, on 2024-03-10 12:00 and 2
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -38,16 +39,18 @@ import pytest
 
 from clirun import run_mine as run
 from fake_prometheus import INTERRUPTIBLE_MINE, SlowPrometheus
-from gitrepo import GitRepo, git_env, isolate
+from gitrepo import GitRepo
+from impact_miner.cache import Cache
 from impact_miner.connectors import prometheus
 from impact_miner.connectors.git import connector as git_connector
 from impact_miner.errors import Cancelled, ConfigError, SourceError
 from impact_miner.metrics import metric_specs
 from impact_miner.model import Person, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import FetchContext
-from impact_miner.render import render_json, render_markdown
-from impact_miner.store import Cache
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
+from impact_miner.runspec import RunSpec
 
 DATA_START = datetime(2024, 3, 2, tzinfo=UTC)
 DATA_END = datetime(2024, 3, 21, tzinfo=UTC)
@@ -245,9 +248,8 @@ def test_one_query_per_metric_returns_the_backfilled_series(prometheus_url: str)
 
 @needs_prometheus
 def test_before_after_values_and_deltas_match_the_hand_computed_ones(
-    prometheus_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prometheus_url: str, tmp_path: Path
 ) -> None:
-    isolate(monkeypatch, tmp_path / "home")
     repo = search_repo(tmp_path)
     spec = RunSpec(
         person=Person(emails=["ada@x.io"]),
@@ -546,9 +548,6 @@ def test_done_when_a_pr_claim_and_the_measured_change_are_in_every_output_format
 
     from fake_github import FakeGitHub, pull
 
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
-    monkeypatch.setenv("TZ", "UTC")
     repo = GitRepo.init(tmp_path / "search", remote="git@github.com:acme/search.git", home=tmp_path / "home")
     repo.commit("SEARCH-1: move index merges off the request path", {"search/merge.py": "a\nb\n"}, when=FIRST)
     repo.commit("SEARCH-1: cache merged segments", {"search/cache.py": "c\n"}, when=LAST)
@@ -622,8 +621,7 @@ def test_ctrl_c_during_a_fetch_of_40_metrics_makes_no_further_request(tmp_path: 
     """A real `mine` process, a real SIGINT: the metric being fetched finishes, no other is asked for."""
     repo = GitRepo.init(tmp_path / "api", user_email="ada@x.io")
     repo.commit("SEARCH-1: work", {"a.txt": "1\n"}, when=FIRST)
-    env = {**git_env(tmp_path / "home"), "TZ": "UTC", "IMPACT_MINER_CACHE": str(tmp_path / "cache.sqlite3")}
-    env.pop("IMPACT_MINER_CONFIG", None)
+    env = dict(os.environ)  # isolated by conftest: private HOME and cache, UTC, no config
     with SlowPrometheus(delay=0.2) as server:
         config = tmp_path / "config.toml"
         config.write_text(f'[sources.code]\ntype = "git"\npaths = ["{repo.path}"]\n' + server.section(40))

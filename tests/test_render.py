@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from impact_miner.atomic import write_files
 from impact_miner.errors import UsageError
 from impact_miner.model import Evidence, Person, Project, Report, SourceReport, TimeRange, Writer
-from impact_miner.render import render_evidence, render_json, render_markdown, write_atomic
+from impact_miner.render.evidence import render_evidence
+from impact_miner.render.json import render_json
+from impact_miner.render.markdown import render_markdown
 
 UTC = UTC
 SINCE = datetime(2026, 11, 15, tzinfo=UTC)
@@ -126,11 +129,11 @@ def test_evidence_csv_and_json() -> None:
     assert "acme/api" in table and "Write notes" in table
 
 
-def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
+def test_write_files_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
     target = tmp_path / "report.md"
     target.write_text("old")
-    write_atomic(target, "new")
+    write_files([(target, b"new")])
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
     with pytest.raises(UsageError, match="No such file or directory"):
-        write_atomic(tmp_path / "missing-dir" / "x.md", "x")
+        write_files([(tmp_path / "missing-dir" / "x.md", b"x")])

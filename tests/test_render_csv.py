@@ -11,9 +11,8 @@ from dataclasses import fields, replace
 import pytest
 
 from impact_miner.model import Evidence
-from impact_miner.outputs import RenderOptions, project_competencies, render_output
-from impact_miner.render import report_to_dict
-from impact_miner.render_csv import (
+from impact_miner.outputs import render_output
+from impact_miner.render.csv import (
     EVIDENCE_COLUMNS,
     FORMULA_START,
     PLAIN_NUMBER,
@@ -23,6 +22,9 @@ from impact_miner.render_csv import (
     render_csv,
     render_evidence_csv,
 )
+from impact_miner.render.formats import RenderOptions
+from impact_miner.render.json import report_to_dict
+from impact_miner.render.views import project_competencies
 from test_outputs import CJK_EMOJI_TITLE, FORMULA_TITLE, RTL_TITLE, SCRIPT_TITLE, http_links, review_report
 
 

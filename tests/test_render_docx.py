@@ -10,9 +10,9 @@ from typing import Any
 
 from docx import Document
 
-from impact_miner.outputs import UNCATEGORISED, project_competencies
-from impact_miner.render import report_to_dict
-from impact_miner.render_docx import render_docx, xml_text
+from impact_miner.render.docx import render_docx, xml_text
+from impact_miner.render.json import report_to_dict
+from impact_miner.render.views import UNCATEGORISED, project_competencies
 from test_outputs import CJK_EMOJI_TITLE, FORMULA_TITLE, RTL_TITLE, SCRIPT_TITLE, http_links, review_report
 
 

@@ -12,9 +12,9 @@ import pytest
 from lxml import html
 
 from impact_miner.model import Report
-from impact_miner.outputs import UNCATEGORISED, http_url, project_competencies, report_summary
-from impact_miner.render import report_to_dict
-from impact_miner.render_html import PALETTE, render_html, timeline_chart
+from impact_miner.render.html import PALETTE, render_html, timeline_chart
+from impact_miner.render.json import report_to_dict
+from impact_miner.render.views import UNCATEGORISED, http_url, project_competencies, report_summary
 from test_outputs import CJK_EMOJI_TITLE, FORMULA_TITLE, RTL_TITLE, SCRIPT_TITLE, http_links, review_report
 
 

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from clirun import run_mine as run
-from gitrepo import ADA, GitRepo, isolate
+from gitrepo import ADA, GitRepo
 from impact_miner.journal import Journal, SavedStatement
 from impact_miner.model import Evidence, FetchResult, Person, Project, SourceReport, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec, build_report
+from impact_miner.pipeline import build_report
 from impact_miner.registry import Connector, FetchContext
 from impact_miner.review import apply_edits, compose_review, covered, gaps
+from impact_miner.runspec import RunSpec
+from isolation import Isolated
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -199,17 +201,11 @@ open(path, "w", encoding="utf-8").write("Built the search index behind SEARCH-88
 
 
 def test_cli_three_saved_fortnights_an_edit_and_a_review(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated: Isolated
 ) -> None:
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("TZ", "UTC")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
-    monkeypatch.setenv("IMPACT_MINER_JOURNAL", str(tmp_path / "journal.sqlite3"))
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.delenv("VISUAL", raising=False)
     repo = GitRepo.init(tmp_path / "api", remote="git@github.com:acme/api.git", home=tmp_path / "home")
     shas = [
         repo.commit(
@@ -252,7 +248,7 @@ def test_cli_three_saved_fortnights_an_edit_and_a_review(
     code, _, err = run(capsys, "--save", "--since", "6w", "--until", "4w", *common)
     assert code == 0, err
     assert (
-        Journal(tmp_path / "journal.sqlite3")
+        Journal(isolated.journal)
         .statement(statement_id)
         .text.startswith("Built the search index")
     )

@@ -24,7 +24,7 @@ from clirun import run_mine as run
 from fake_github import FakeGitHub, pull
 from fake_jira import SERVER_PAT, FakeJira, resolved, server_catalogue, server_user
 from fake_prometheus import SlowPrometheus
-from gitrepo import GitRepo, git_env, isolate
+from gitrepo import GitRepo
 from impact_miner.errors import ConfigError, UsageError
 from impact_miner.model import Person, TimeRange
 from impact_miner.registry import FetchContext
@@ -71,9 +71,7 @@ class Team:
 
     def env(self) -> dict[str, str]:
         return {
-            **git_env(self.root / "home"),
-            "TZ": "UTC",
-            "IMPACT_MINER_CACHE": str(self.root / "cache.sqlite3"),
+            **os.environ,  # isolated by conftest: private HOME and cache, UTC
             "IMPACT_MINER_CONFIG": str(self.config),
             GH_TOKEN_ENV: self.github.token,
         }
@@ -124,7 +122,6 @@ token = "ghp_revoked_token"
 
 @pytest.fixture
 def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Team]:
-    isolate(monkeypatch, tmp_path / "home")
     repo = GitRepo.init(tmp_path / "api", remote="git@github.com:acme/api.git", home=tmp_path / "home")
     pulls = []
     for n, (name, login) in enumerate([*PEOPLE, ("Eve Online", "eve")], 1):
@@ -510,8 +507,7 @@ def slow_batch(tmp_path: Path, server: SlowPrometheus) -> tuple[list[str], dict[
         "2",
         "--no-cache",
     ]
-    env = {**git_env(tmp_path / "home"), "TZ": "UTC", "IMPACT_MINER_CONFIG": str(config)}
-    return args, {**env, "IMPACT_MINER_CACHE": str(tmp_path / "cache.sqlite3")}
+    return args, {**os.environ, "IMPACT_MINER_CONFIG": str(config)}  # isolated by conftest
 
 
 def test_sigterm_stops_the_batch_like_ctrl_c_and_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -544,10 +540,8 @@ STALE = (
 NOT_OURS = ("notes.tmp", ".ada-lovelace.md.draft", ".impact-miner/.keep.tmp")
 
 
-def stale_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Path]:
+def stale_batch(tmp_path: Path) -> tuple[list[str], Path]:
     """A git-only batch for Ada whose output directory holds what a killed batch left there."""
-    isolate(monkeypatch, tmp_path / "home")
-    monkeypatch.setenv("IMPACT_MINER_CACHE", str(tmp_path / "cache.sqlite3"))
     repo = GitRepo.init(tmp_path / "api", home=tmp_path / "home")
     repo.commit("Add search", {"s.py": "x\n"}, author=("Ada Lovelace", "ada@x.io"), when=NOW - 2 * DAY)
     config = tmp_path / "lead.toml"
@@ -562,9 +556,9 @@ def stale_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[s
 
 
 def test_a_later_batch_removes_the_temporary_files_a_killed_one_left(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args, out = stale_batch(tmp_path, monkeypatch)
+    args, out = stale_batch(tmp_path)
     code, _, err = run(capsys, *args)
     assert code == 0, err
     assert [name for name in STALE if (out / name).exists()] == []
@@ -573,11 +567,11 @@ def test_a_later_batch_removes_the_temporary_files_a_killed_one_left(
 
 
 def test_a_second_batch_into_the_same_directory_is_refused_and_touches_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import fcntl
 
-    args, out = stale_batch(tmp_path, monkeypatch)
+    args, out = stale_batch(tmp_path)
     with open(out / ".impact-miner" / "lock", "a") as held:  # as a running batch holds it
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         code, _, err = run(capsys, *args)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from impact_miner.model import Evidence
+from impact_miner.model import ClaimedMetric, Evidence
 
 # Kinds of evidence whose text is the author's own description of the work.
 CLAIM_KINDS = frozenset({"pull_request", "ticket", "commit"})
@@ -116,7 +116,7 @@ class Claim:
     factor: float | None = None
     direction: str = ""
 
-    def to_metric(self) -> dict[str, Any]:
+    def to_metric(self) -> ClaimedMetric:
         """The claim as an entry of ``Project.metrics`` (``source: "claimed"``)."""
         return {
             "name": self.subject or self.text,

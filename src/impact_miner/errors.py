@@ -35,3 +35,8 @@ class Cancelled(BaseException):
 
     A BaseException so that a source's ``except Exception`` does not report it as a failed source.
     """
+
+
+class ConnectorWarning(UserWarning):
+    """An installed third-party connector that cannot be used (its entry point fails to load or is not a
+    :class:`~impact_miner.registry.Connector`): it is skipped, and the run goes on without it."""

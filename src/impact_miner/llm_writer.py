@@ -15,7 +15,7 @@ Configuration (``[llm]`` in the config file; the CLI flags win)::
     local_only = false               # true: refuse any model that is not served on this machine
 
 How a project is written. The tool computes the facts (``facts.project_facts``) and renders the system
-rubric and the project prompt (``prompts.py``); every string from the evidence is redacted first
+rubric and the project prompt (``prompting.py``); every string from the evidence is redacted first
 (``redact.py``), passages that address an AI model ("ignore previous instructions …") are cut out, the
 rest of the quoted text goes in fenced data blocks, and the evidence is trimmed to ``token_budget``
 (tickets and metrics first, then items with descriptions, then the largest). The reply is asked for as
@@ -64,10 +64,10 @@ from impact_miner.http_policy import Retry, backoff, call_with_retries, retry_af
 from impact_miner.model import Evidence, Project
 
 if TYPE_CHECKING:
+    from impact_miner.cache import Cache
     from impact_miner.facts import Facts
     from impact_miner.prompting import Framework
     from impact_miner.redact import Redactor
-    from impact_miner.store import Cache
 
 CACHE_NAMESPACE = "llm"
 OFFLINE_MODEL = "offline"

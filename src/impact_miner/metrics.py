@@ -22,10 +22,12 @@ before each project's first completed item with a window after its last:
 - Quantitative claims in the project's own text (see :mod:`impact_miner.claims`) are listed too, as
   ``source: "claimed"``.
 
-Each entry of ``Project.metrics`` is a JSON-able dict: ``name, unit, better, before, after, delta,
-percent, points_before, points_after, stdev_before, window_days, windows, weak, link, source
-("measured" | "claimed"), evidence_id``. The numbers statements print come from :func:`rounded` and
-:func:`rounded_percent`, and :func:`metric_facts` hands exactly those to the verifier.
+Each entry of ``Project.metrics`` is a JSON-able dict typed :data:`impact_miner.model.Metric`: a
+:class:`~impact_miner.model.MeasuredMetric` (``name, unit, better, before, after, delta, percent,
+improved, points_before, points_after, stdev_before, window_days, windows, weak, link, source
+"measured", evidence_id``) or a :class:`~impact_miner.model.ClaimedMetric` (``source "claimed"``). The
+numbers statements print come from :func:`rounded` and :func:`rounded_percent`, and :func:`metric_facts`
+hands exactly those to the verifier.
 """
 
 from __future__ import annotations
@@ -37,11 +39,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from impact_miner.config import unknown_key_message
 from impact_miner.errors import ConfigError
-from impact_miner.model import Evidence, Project, SourceReport, TimeRange
+from impact_miner.model import (
+    Evidence,
+    MeasuredMetric,
+    Metric,
+    MetricWindows,
+    Project,
+    SourceReport,
+    TimeRange,
+)
 
 DEFAULT_WINDOW = timedelta(days=7)
 DEFAULT_MIN_POINTS = 3
@@ -280,7 +290,7 @@ def attach_metrics(
     attached = []
     for project in projects:
         items = work[project.id]
-        found: list[dict[str, Any]] = []
+        found: list[Metric] = []
         ids = list(project.evidence_ids)
         for metric in series:
             why = reasons.get((metric.item.id, project.id), "")
@@ -349,6 +359,23 @@ def link_reason(name: str, links: Sequence[str], project: Project, items: Sequen
     return ""
 
 
+class WindowComparison(TypedDict):
+    """What :func:`compare_windows` finds: the part of a :class:`~impact_miner.model.MeasuredMetric` that
+    the samples decide."""
+
+    before: float | None
+    after: float | None
+    delta: float | None
+    percent: float | None
+    improved: bool | None
+    points_before: int
+    points_after: int
+    stdev_before: float | None
+    window_days: float | None
+    windows: MetricWindows
+    weak: list[str]
+
+
 def compare_windows(
     samples: Sequence[tuple[float, float]],
     first: datetime,
@@ -357,7 +384,7 @@ def compare_windows(
     *,
     better: str | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> WindowComparison:
     """Before/after values, delta, percent, point counts and weak reasons for one project's span."""
     window = judging.window
     before_start, before_end = first - window, first
@@ -385,6 +412,10 @@ def compare_windows(
     if after_end > now:
         elapsed = max(timedelta(0), now - after_start)
         weak.append(f"after window not over: {format_window(elapsed)} of {format_window(window)} elapsed")
+    windows: MetricWindows = {
+        "before": [before_start.isoformat(), before_end.isoformat()],
+        "after": [after_start.isoformat(), after_end.isoformat()],
+    }
     return {
         "before": _stored(mean_before),
         "after": _stored(mean_after),
@@ -395,10 +426,7 @@ def compare_windows(
         "points_after": len(after),
         "stdev_before": _stored(stdev),
         "window_days": _stored(window.total_seconds() / 86400),
-        "windows": {
-            "before": [before_start.isoformat(), before_end.isoformat()],
-            "after": [after_start.isoformat(), after_end.isoformat()],
-        },
+        "windows": windows,
         "weak": weak,
     }
 
@@ -416,7 +444,7 @@ def _measured(
     others: Mapping[str, Sequence[Evidence]],
     reason: str,
     now: datetime,
-) -> dict[str, Any]:
+) -> MeasuredMetric:
     first = min(e.completed_at for e in items)
     last = max(e.completed_at for e in items)
     result = compare_windows(metric.samples, first, last, metric.judging, better=metric.better, now=now)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 Status = Literal["ok", "partial", "failed", "skipped"]
 
@@ -128,6 +128,64 @@ class FetchResult:
     identities: list[str] = field(default_factory=list)
 
 
+class MetricWindows(TypedDict):
+    """The before and after windows of a measured result, each ``[start, end)`` in ISO 8601."""
+
+    before: list[str]
+    after: list[str]
+
+
+class MeasuredMetric(TypedDict):
+    """A series compared before/after a project's work (:func:`impact_miner.metrics.attach_metrics`).
+
+    ``before``/``after`` are the windows' means, ``delta = after − before``, ``percent = delta / before
+    × 100`` (None when a side has no points), ``improved`` whether the change went the ``better`` way
+    (None when unknown), ``weak`` the reasons not to trust it, ``link`` why it belongs to the project.
+    """
+
+    name: str
+    unit: str
+    better: str | None
+    before: float | None
+    after: float | None
+    delta: float | None
+    percent: float | None
+    improved: bool | None
+    points_before: int
+    points_after: int
+    stdev_before: float | None
+    window_days: float | None
+    windows: MetricWindows
+    weak: list[str]
+    link: str
+    source: Literal["measured"]
+    evidence_id: str
+
+
+class ClaimedMetric(TypedDict):
+    """A number the project's own text states (:meth:`impact_miner.claims.Claim.to_metric`), quoted in
+    ``text``: ``kind`` ``change`` (before/after, delta, percent), ``percent`` or ``factor``."""
+
+    name: str
+    unit: str
+    better: None
+    before: float | None
+    after: float | None
+    delta: float | None
+    percent: float | None
+    factor: float | None
+    direction: str
+    kind: str
+    text: str
+    weak: list[str]
+    source: Literal["claimed"]
+    evidence_id: str
+
+
+# One entry of ``Project.metrics`` (``projects[].metrics`` in the report JSON), told apart by ``source``.
+Metric = MeasuredMetric | ClaimedMetric
+
+
 @dataclass
 class Project:
     """Evidence linked into one piece of work, with its statement once a writer has run.
@@ -145,7 +203,7 @@ class Project:
     maintenance: bool = False
     statement: str = ""
     competencies: list[str] = field(default_factory=list)
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
     verified: bool = False
     problems: list[str] = field(default_factory=list)
     kind: str = "work"

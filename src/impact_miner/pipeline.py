@@ -6,13 +6,13 @@ the connectors).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from impact_miner.cache import Cache
 from impact_miner.errors import MineError
 from impact_miner.model import (
     Evidence,
@@ -22,33 +22,14 @@ from impact_miner.model import (
     Report,
     SourceReport,
     SourceSection,
-    TimeRange,
-    Writer,
 )
 from impact_miner.registry import Connector, FetchContext, check_options
-from impact_miner.store import Cache
+from impact_miner.runspec import RunSpec
 
 if TYPE_CHECKING:
     from impact_miner.llm_writer import LLMOptions
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class RunSpec:
-    """Everything a run needs, resolved from the CLI and the config."""
-
-    person: Person
-    time_range: TimeRange
-    sources: list[tuple[Connector, SourceSection]]
-    max_workers: int = 8
-    writer: Writer = field(default_factory=Writer)
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    cache: Cache | None = None
-    llm: LLMOptions | None = None  # a model to write statements with; None: the offline writer only
-    framework: str | None = None  # competency framework (built-in name or TOML path); None: the default
-    skipped: list[SourceReport] = field(default_factory=list)  # implicit sources that could not be used
-    cancel: threading.Event = field(default_factory=threading.Event)  # set: the run was interrupted
 
 
 def check_sources(spec: RunSpec) -> RunSpec:

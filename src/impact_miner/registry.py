@@ -1,25 +1,35 @@
 """The connector interface and the one way connectors are found: the entry-point group
-``impact_miner.connectors``. Built-in connectors register there exactly like third-party ones."""
+``impact_miner.connectors``. Built-in connectors register there exactly like third-party ones.
+
+Entry points are loaded once per process. A third-party one that fails to load, or is not a
+:class:`Connector`, is skipped so that one broken package does not fail every run: it is issued once as a
+:class:`~impact_miner.errors.ConnectorWarning` and listed by :func:`skipped_connectors` (``mine`` prints
+each as one warning line). A broken built-in one is a bug and raises.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from impact_miner.config import unknown_key_message
-from impact_miner.errors import Cancelled, ConfigError
+from impact_miner.errors import Cancelled, ConfigError, ConnectorWarning
 from impact_miner.model import FetchResult, Person, SourceSection, TimeRange
 
 if TYPE_CHECKING:
-    from impact_miner.store import Cache
+    from impact_miner.cache import Cache
 
 ENTRY_POINT_GROUP = "impact_miner.connectors"
+BUILTIN_DISTRIBUTION = "impact-miner"
 
 
 class Throttle(Protocol):
@@ -108,17 +118,52 @@ def check_options(connector: Connector, section: SourceSection, config_file: Pat
 
 
 def available() -> dict[str, Connector]:
-    """Every connector registered under the entry-point group, by type name."""
+    """Every usable connector registered under the entry-point group, by type name."""
+    return dict(_load()[0])
+
+
+def skipped_connectors() -> list[str]:
+    """One line for each third-party connector :func:`available` skipped as broken, saying which package
+    to fix or uninstall (each was also issued once as a :class:`~impact_miner.errors.ConnectorWarning`)."""
+    return list(_load()[1])
+
+
+@cache
+def _load() -> tuple[dict[str, Connector], tuple[str, ...]]:
     found: dict[str, Connector] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        connector = entry.load()
+    skipped: list[str] = []
+    for entry in connector_entry_points():
+        try:
+            connector = entry.load()
+        except Exception as exc:
+            if is_builtin(entry):
+                raise
+            skipped.append(_skip(entry, f"it fails to load ({type(exc).__name__}: {exc})"))
+            continue
         if not isinstance(connector, Connector):
-            raise ConfigError(
-                f"entry point {entry.name!r} in {ENTRY_POINT_GROUP} is not an impact_miner Connector; "
-                "fix or uninstall the package that provides it"
-            )
+            if is_builtin(entry):
+                raise ConfigError(f"entry point {entry.name!r} in {ENTRY_POINT_GROUP} is not a Connector")
+            skipped.append(_skip(entry, "it is not an impact_miner Connector"))
+            continue
         found[connector.type] = connector
-    return found
+    return found, tuple(skipped)
+
+
+def connector_entry_points() -> list[EntryPoint]:
+    """The entry points of :data:`ENTRY_POINT_GROUP` of every installed distribution."""
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def is_builtin(entry: EntryPoint) -> bool:
+    """Whether ``entry`` is one of impact-miner's own connectors (not a third-party package's)."""
+    return entry.dist is not None and re.sub(r"[-_.]+", "-", entry.dist.name).lower() == BUILTIN_DISTRIBUTION
+
+
+def _skip(entry: EntryPoint, why: str) -> str:
+    package = f"the package {entry.dist.name!r}" if entry.dist is not None else "the package that provides it"
+    message = f"skipped the {entry.name!r} connector ({entry.value}): {why}; fix or uninstall {package}"
+    warnings.warn(message, ConnectorWarning, stacklevel=3)
+    return message
 
 
 def lookup(type_name: str, connectors: dict[str, Connector]) -> Connector:

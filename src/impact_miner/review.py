@@ -40,8 +40,8 @@ from impact_miner.model import (
     Status,
     TimeRange,
 )
-from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, FetchContext
+from impact_miner.runspec import RunSpec
 
 COVERING = ("ok", "skipped")
 SEVERITY: dict[Status, int] = {"ok": 0, "skipped": 0, "partial": 1, "failed": 2}

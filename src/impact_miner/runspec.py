@@ -1,29 +1,50 @@
-"""Turn command-line options and the config into a RunSpec: who, when, and which sources."""
+"""What a run needs (:class:`RunSpec`: who, when, which sources, which writer), and how command-line
+options and the config turn into one (:func:`resolve_run`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from impact_miner.cache import Cache, default_cache_path
 from impact_miner.config import Config, config_path, load_config
 from impact_miner.errors import UsageError
 from impact_miner.llm_writer import LLMOptions, check_local, is_offline
-from impact_miner.model import Person, SourceSection, Writer
-from impact_miner.pipeline import RunSpec
+from impact_miner.model import Person, SourceReport, SourceSection, TimeRange, Writer
 from impact_miner.redact import compile_patterns
 from impact_miner.registry import Connector, available, check_options, lookup
-from impact_miner.store import Cache, default_cache_path
 from impact_miner.timerange import resolve_range, resolve_timezone
+
+
+@dataclass
+class RunSpec:
+    """Everything a run needs, resolved from the CLI and the config."""
+
+    person: Person
+    time_range: TimeRange
+    sources: list[tuple[Connector, SourceSection]]
+    max_workers: int = 8
+    writer: Writer = field(default_factory=Writer)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    cache: Cache | None = None
+    llm: LLMOptions | None = None  # a model to write statements with; None: the offline writer only
+    framework: str | None = None  # competency framework (built-in name or TOML path); None: the default
+    skipped: list[SourceReport] = field(default_factory=list)  # implicit sources that could not be used
+    cancel: threading.Event = field(default_factory=threading.Event)  # set: the run was interrupted
+
+
+DEFAULT_SINCE = "2w"  # a report's range when --since is left out
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """The options every mining command shares."""
 
-    since: str = "2w"
+    since: str | None = None  # None: the command's default (DEFAULT_SINCE, or a review's 6m)
     until: str | None = None
     config: str | None = None
     repos: tuple[str, ...] = ()
@@ -44,13 +65,25 @@ def read_config(options: RunOptions, env: Mapping[str, str]) -> Config:
 
 
 def resolve_run(
-    options: RunOptions, config: Config, *, now: datetime, env: Mapping[str, str] | None = None
+    options: RunOptions,
+    config: Config,
+    *,
+    now: datetime,
+    env: Mapping[str, str] | None = None,
+    model_summary: Callable[[str], None] | None = None,
+    default_since: str = DEFAULT_SINCE,
 ) -> RunSpec:
-    """The RunSpec for ``options`` under ``config`` at the instant ``now``."""
+    """The RunSpec for ``options`` under ``config`` at the instant ``now``.
+
+    ``default_since`` is the start when ``options.since`` is None (a given ``""`` is refused).
+    ``model_summary`` is told the model run's one-line summary (calls, tokens, cost) when a model
+    writes the statements.
+    """
     tz = resolve_timezone(options.timezone or config.timezone)
-    time_range = resolve_range(options.since, options.until, now=now.astimezone(tz), tz=tz)
+    since = default_since if options.since is None else options.since
+    time_range = resolve_range(since, options.until, now=now.astimezone(tz), tz=tz)
     connectors = available()
-    llm = llm_for(options, config.llm, env or {})
+    llm = llm_for(options, config.llm, env or {}, model_summary)
     framework = options.framework or config.llm.get("framework")
     if framework and llm is None:
         from impact_miner.prompting import load_framework
@@ -68,7 +101,12 @@ def resolve_run(
     )
 
 
-def llm_for(options: RunOptions, table: Mapping[str, Any], env: Mapping[str, str]) -> LLMOptions | None:
+def llm_for(
+    options: RunOptions,
+    table: Mapping[str, Any],
+    env: Mapping[str, str],
+    summary: Callable[[str], None] | None = None,
+) -> LLMOptions | None:
     """The model writer's options (the CLI over ``[llm]``), or ``None`` for the offline writer.
 
     ``--local-only`` (or ``local_only = true``) with a model not served on this machine is a UsageError.
@@ -95,6 +133,7 @@ def llm_for(options: RunOptions, table: Mapping[str, Any], env: Mapping[str, str
         redact_patterns=tuple(table.get("redact_patterns", ())),
         framework=options.framework or str(table.get("framework", defaults.framework)),
         local_only=local_only,
+        summary=summary,
     )
     compile_patterns(llm.redact_patterns)
     return llm

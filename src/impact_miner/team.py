@@ -61,8 +61,9 @@ from typing import Any, Literal, Protocol
 from impact_miner.config import check_keys, unknown_key_message
 from impact_miner.errors import Cancelled, ConfigError, MineError, UsageError
 from impact_miner.model import FetchResult, Person, Report, SourceReport, SourceSection, TimeRange
-from impact_miner.pipeline import RunSpec
 from impact_miner.registry import Connector, FetchContext
+from impact_miner.render.formats import DEFAULT_FORMAT, format_of_extension, get_format
+from impact_miner.runspec import RunSpec
 
 Outcome = Literal["ok", "partial", "failed", "skipped"]
 FIELDS = ("name", "emails", "github", "gitlab", "jira", "repos")
@@ -87,7 +88,6 @@ DEFAULT_CONCURRENCY = 4
 UNLIMITED_TYPES = frozenset({"git"})
 TEAM_KEYS = frozenset({"limits"})
 LIMIT_KEYS = frozenset({"concurrency", "requests_per_second"})
-EXTENSIONS = {"markdown": "md", "json": "json", "html": "html", "csv": "csv", "docx": "docx"}
 
 
 # ---- the roster ------------------------------------------------------------------------------------
@@ -451,7 +451,7 @@ class TeamBatch:
     base: RunSpec
     lead_sections: list[SourceSection]
     out_dir: Path
-    formats: tuple[str, ...] = ("markdown",)
+    formats: tuple[str, ...] = (DEFAULT_FORMAT,)
     jobs: int = 4
     force: bool = False
     limiter: SourceLimiter = field(default_factory=SourceLimiter)
@@ -559,7 +559,7 @@ def run_team(batch: TeamBatch, progress: TeamProgress | None = None) -> TeamResu
 @contextmanager
 def _locked(out_dir: Path) -> Iterator[None]:
     """Hold ``DIR/.impact-miner/lock`` (flock) and clear stale temporary files; refuse a second batch."""
-    from impact_miner.outputs import remove_stale_temps
+    from impact_miner.atomic import remove_stale_temps
 
     try:
         import fcntl
@@ -579,7 +579,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
 
 
 def _run_locked(batch: TeamBatch, progress: TeamProgress | None) -> TeamResult:
-    from impact_miner.outputs import write_files
+    from impact_miner.atomic import write_files
 
     stems = file_stems(batch.roster.members)
     results: list[PersonResult] = [
@@ -624,7 +624,8 @@ def run_member(
     batch: TeamBatch, member: Member, stem: str, progress: TeamProgress | None = None
 ) -> PersonResult:
     """One person's run, isolated: whatever goes wrong becomes a failed result, never an exception."""
-    from impact_miner.outputs import render_output, write_files
+    from impact_miner.atomic import write_files
+    from impact_miner.outputs import OutputTarget, write_outputs
     from impact_miner.pipeline import build_report
 
     if progress:
@@ -635,10 +636,9 @@ def run_member(
             spec, (lambda message: progress.step(member.name, message)) if progress else None
         )
         status, reason = judge(report)
-        files = [(batch.out_dir / f"{stem}.{EXTENSIONS[f]}", render_output(report, f)) for f in batch.formats]
-        write_files(files)
-        manifest = _manifest(batch, member, status, reason, files)
-        write_files([(manifest_path(batch, stem), manifest)])
+        targets = [OutputTarget(batch.out_dir / report_name(stem, f), f) for f in batch.formats]
+        files = [(path, data) for path, data in write_outputs(report, targets) if path is not None]
+        write_files([(manifest_path(batch, stem), _manifest(batch, member, status, reason, files))])
     except Exception as exc:  # one person's failure must not stop the others
         reason = str(exc) if isinstance(exc, MineError) else f"{type(exc).__name__}: {exc}"
         return PersonResult(member.name, member.line, "failed", reason, stem)
@@ -660,6 +660,11 @@ def judge(report: Report) -> tuple[Outcome, str]:
     return ("partial", reason) if bad else ("ok", "")
 
 
+def report_name(stem: str, fmt: str) -> str:
+    """The file name of a member's report in ``fmt``: ``ada-lovelace.md``."""
+    return stem + get_format(fmt).extension
+
+
 def manifest_path(batch: TeamBatch, stem: str) -> Path:
     return batch.out_dir / MANIFEST_DIR / f"{stem}.json"
 
@@ -677,9 +682,7 @@ def completed(batch: TeamBatch, member: Member, stem: str) -> PersonResult | Non
     if data.get("inputs") != _inputs(batch, member):
         return None
     files = data.get("files")
-    if not isinstance(files, dict) or sorted(files) != sorted(
-        f"{stem}.{EXTENSIONS[f]}" for f in batch.formats
-    ):
+    if not isinstance(files, dict) or sorted(files) != sorted(report_name(stem, f) for f in batch.formats):
         return None
     for name, digest in files.items():
         try:
@@ -687,7 +690,7 @@ def completed(batch: TeamBatch, member: Member, stem: str) -> PersonResult | Non
                 return None
         except OSError:
             return None
-    names = [f"{stem}.{EXTENSIONS[f]}" for f in batch.formats]  # in --format order, as a fresh run lists them
+    names = [report_name(stem, f) for f in batch.formats]  # in --format order, as a fresh run lists them
     return PersonResult(member.name, member.line, "skipped", "complete from an earlier run", stem, names)
 
 
@@ -756,7 +759,7 @@ def render_index(results: Sequence[PersonResult], period: TimeRange) -> tuple[st
 
     from jinja2 import Environment
 
-    from impact_miner.render import markdown_text
+    from impact_miner.render.markdown import markdown_text
 
     people = [
         {"name": r.name, "links": [(_label(f), quote(f)) for f in r.files]}
@@ -778,9 +781,8 @@ def render_index(results: Sequence[PersonResult], period: TimeRange) -> tuple[st
 
 
 def _label(file_name: str) -> str:
-    return {"md": "Markdown", "json": "JSON", "html": "HTML", "csv": "CSV", "docx": "Word"}.get(
-        file_name.rsplit(".", 1)[-1], file_name
-    )
+    found = format_of_extension("." + file_name.rsplit(".", 1)[-1])
+    return found.label if found is not None else file_name
 
 
 def summary_rows(results: Sequence[PersonResult]) -> list[tuple[str, str, str]]:

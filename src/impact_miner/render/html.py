@@ -6,7 +6,7 @@ run code or reach the network. Every piece of untrusted text goes through Jinja2
 only absolute http(s) URLs become links (``rel="noopener noreferrer"``).
 
 The template (``templates/report.html.j2``) only formats; the figures come from
-:func:`impact_miner.outputs.report_summary` and the chart geometry from :func:`timeline_chart`.
+:func:`impact_miner.render.views.report_summary` and the chart geometry from :func:`timeline_chart`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from datetime import datetime
 from impact_miner import __version__
 from impact_miner.metrics import TABLE_HEADER, table_cells
 from impact_miner.model import Report
-from impact_miner.outputs import (
+from impact_miner.render.templates import report_templates
+from impact_miner.render.views import (
     GroupBy,
     ReportSummary,
     group_statements,
@@ -26,7 +27,6 @@ from impact_miner.outputs import (
     range_label,
     report_summary,
 )
-from impact_miner.render import report_templates
 from impact_miner.terminal import terminal_text
 
 # Series colours (Okabe-Ito hues darkened): each has at least 3:1 contrast on white, as WCAG asks of

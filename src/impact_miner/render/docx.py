@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from impact_miner import __version__
 from impact_miner.metrics import TABLE_HEADER, table_cells
 from impact_miner.model import Evidence, Report
-from impact_miner.outputs import GroupBy, group_statements, http_url, range_label, report_summary
+from impact_miner.render.views import GroupBy, group_statements, http_url, range_label, report_summary
 
 if TYPE_CHECKING:
     from docx.document import Document as DocumentObject

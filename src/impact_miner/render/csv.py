@@ -33,8 +33,8 @@ from dataclasses import fields
 from typing import Any
 
 from impact_miner.metrics import table_cells
-from impact_miner.model import Evidence, Report
-from impact_miner.outputs import GroupBy, group_statements, http_url
+from impact_miner.model import Evidence, Metric, Report
+from impact_miner.render.views import GroupBy, group_statements, http_url
 
 STATEMENT_COLUMNS = (
     "project_id", "title", "competencies", "statement", "links", "verified", "problems", "evidence_ids",
@@ -72,7 +72,7 @@ def csv_cell(value: Any) -> str:
     return guard_formula(str(value))
 
 
-def metric_line(metric: dict[str, Any]) -> str:
+def metric_line(metric: Metric) -> str:
     """One measured result as one line of a cell: ``name: before → after (change; source)``."""
     name, before, after, change, source, weak = table_cells(metric)
     detail = "; ".join(part for part in (change, source, f"weak: {weak}" if weak else "") if part)
@@ -102,6 +102,11 @@ def render_csv(report: Report, group_by: GroupBy = "project") -> str:
                 row["competency"] = group.competency or ""
             rows.append(row)
     return _table(columns, rows)
+
+
+def encode_csv(text: str, *, bom: bool) -> bytes:
+    """CSV text as the bytes of a file: UTF-8, with a byte-order mark first when ``bom`` (for Excel)."""
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
 
 
 def render_evidence_csv(report: Report) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from impact_miner.cache import Cache, cached
 from impact_miner.cli import main
 from impact_miner.model import Evidence
-from impact_miner.store import Cache, cached
 
 
 def test_round_trip_refresh_and_clear(tmp_path: Path) -> None:
