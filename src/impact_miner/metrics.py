@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypedDict
+from typing import Any
 
 from impact_miner.config import unknown_key_message
 from impact_miner.errors import ConfigError
@@ -51,6 +51,7 @@ from impact_miner.model import (
     Project,
     SourceReport,
     TimeRange,
+    WindowComparison,
 )
 
 DEFAULT_WINDOW = timedelta(days=7)
@@ -357,23 +358,6 @@ def link_reason(name: str, links: Sequence[str], project: Project, items: Sequen
             if any(n.strip(NAME_QUOTES).casefold() == wanted for n in names):
                 return f"`Metric: {name}` in {item.id}"
     return ""
-
-
-class WindowComparison(TypedDict):
-    """What :func:`compare_windows` finds: the part of a :class:`~impact_miner.model.MeasuredMetric` that
-    the samples decide."""
-
-    before: float | None
-    after: float | None
-    delta: float | None
-    percent: float | None
-    improved: bool | None
-    points_before: int
-    points_after: int
-    stdev_before: float | None
-    window_days: float | None
-    windows: MetricWindows
-    weak: list[str]
 
 
 def compare_windows(

@@ -135,17 +135,10 @@ class MetricWindows(TypedDict):
     after: list[str]
 
 
-class MeasuredMetric(TypedDict):
-    """A series compared before/after a project's work (:func:`impact_miner.metrics.attach_metrics`).
+class WindowComparison(TypedDict):
+    """What the samples of a series decide when compared before/after some work
+    (:func:`impact_miner.metrics.compare_windows`)."""
 
-    ``before``/``after`` are the windows' means, ``delta = after − before``, ``percent = delta / before
-    × 100`` (None when a side has no points), ``improved`` whether the change went the ``better`` way
-    (None when unknown), ``weak`` the reasons not to trust it, ``link`` why it belongs to the project.
-    """
-
-    name: str
-    unit: str
-    better: str | None
     before: float | None
     after: float | None
     delta: float | None
@@ -157,6 +150,19 @@ class MeasuredMetric(TypedDict):
     window_days: float | None
     windows: MetricWindows
     weak: list[str]
+
+
+class MeasuredMetric(WindowComparison):
+    """A series compared before/after a project's work (:func:`impact_miner.metrics.attach_metrics`).
+
+    ``before``/``after`` are the windows' means, ``delta = after − before``, ``percent = delta / before
+    × 100`` (None when a side has no points), ``improved`` whether the change went the ``better`` way
+    (None when unknown), ``weak`` the reasons not to trust it, ``link`` why it belongs to the project.
+    """
+
+    name: str
+    unit: str
+    better: str | None
     link: str
     source: Literal["measured"]
     evidence_id: str
