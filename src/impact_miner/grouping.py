@@ -711,26 +711,8 @@ def clean_subject(title: str) -> str:
     return _tidy(CONVENTIONAL.sub("", line, count=1)).rstrip(" .")
 
 
-def conventional_type(title: str) -> str:
-    """The conventional-commit type of ``title`` (``feat``, ``fix``, ...), or ``""``."""
-    match = CONVENTIONAL.match(_tidy(_strip_refs(_first_line(title))))
-    return match.group("type").lower() if match else ""
 
 
-def project_subject(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, Evidence | None]:
-    """The subject that best describes ``items`` and the item it comes from.
-
-    The ticket of the first ticket key wins, then the most informative ticket, then the most informative
-    item: most distinct meaningful words, then most lines changed, then smallest id.
-    """
-    if not items:
-        return "", None
-    ticket_keys = [k for k in keys if is_ticket_key(k)]
-    tickets = [e for e in items if e.kind == "ticket"]
-    source = next((e for e in tickets if ticket_keys and e.id.split(":", 1)[-1] == ticket_keys[0]), None)
-    if source is None:
-        source = min(tickets or items, key=lambda e: (-_word_count(clean_subject(e.title)), -_lines(e), e.id))
-    return clean_subject(source.title) or _first_line(source.title) or "untitled work", source
 
 
 def project_epic(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, str]:
@@ -784,8 +766,6 @@ def _stem(word: str) -> str:
     return word
 
 
-def _word_count(subject: str) -> int:
-    return len({w for w in WORD.findall(subject.lower()) if w not in STOPWORDS})
 
 
 def _lines(item: Evidence) -> int:
