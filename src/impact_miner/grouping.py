@@ -14,8 +14,12 @@ straight on a branch is one.
   cite;
 - two commits made straight on a branch join when their content is close: they share files that few
   other units touch, their subjects share rare words, and they landed within ``THEME_DAYS`` of each
-  other; a theme never grows past ``theme_limit`` commits (a tenth of the person's own commits, or
-  ``THEME_FLOOR``), and joins by average linkage, so one close pair cannot chain unrelated work.
+  other; a theme never grows past a tenth of the person's own commits (or ``THEME_FLOOR``), and joins
+  by average linkage, so one close pair cannot chain unrelated work.
+
+A project's **title** is true of all of it (:func:`project_title`): its one unit's own title, the title
+of a unit that, with the units citing it, holds more than half of its items or changed lines, a subject
+every unit shares, or the parts named around what they share (a ticket key, a file or a folder).
 
 Reviews given and other people's pull requests the person merged are credited, never mixed into the
 person's own work: they form one project per repository. Trivial chores (version bumps, formatting,
