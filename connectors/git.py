@@ -47,8 +47,9 @@ Without any ``[sources.*]`` of type git, a section ``git`` on the current reposi
 - A shallow clone whose cut falls in the walked range marks the source partial (``git fetch
   --unshallow``), and its cut commit gets no line counts (its diff would be the whole tree).
 - A repository whose git fails marks the source partial; when all fail the source fails.
-- Evidence ids are ``git:OWNER/REPO@SHA`` (the remote's path; the directory name without a remote);
-  urls are the commit's web page on GitHub, GitLab, Bitbucket, Gitea/Forgejo (or ``web_url``).
+- Evidence ids are ``git:OWNER/REPO@SHA`` (the remote's path; the directory name without a remote),
+  ``git:OWNER/REPO@refs/tags/NAME`` for a release tag; urls are the commit's web page on GitHub, GitLab,
+  Bitbucket, Gitea/Forgejo (or ``web_url``), a tag's release page where the host has one.
 """
 
 from __future__ import annotations
