@@ -42,6 +42,11 @@ LONG_LIVED = re.compile(
 )
 BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
 PULL = re.compile(r"^Merge pull request #\d+ from ([^/\s]+)/(\S+)")
+# A pull request is a unit unless its head is the repository's own default or maintenance line; one from
+# a release-preparation branch (release-2.0.0) is merged once and is a unit.
+PULL_LONG_LIVED = re.compile(
+    r"main|master|develop|dev|stable|trunk|\d+(?:\.\d+)*(?:\.x)?|\d+(?:\.\d+)*-maintenance"
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def pull_request_units(repo: Path, work: Path | None, years: tuple[int, int] | N
     """sha → the merge that brought it in, for every non-merge commit a unit merge claimed (cached in
     ``work``). ``years`` limits the merges read to those years (a quicker answer for one window)."""
     head = git(repo, "rev-parse", "HEAD").strip()
-    cache = work / f"units4-{repo.name}-{head[:12]}.json" if work is not None and years is None else None
+    cache = work / f"units5-{repo.name}-{head[:12]}.json" if work is not None and years is None else None
     if cache is not None and cache.exists():
         loaded: dict[str, str] = json.loads(cache.read_text())
         return loaded
@@ -118,7 +123,7 @@ def pull_request_units(repo: Path, work: Path | None, years: tuple[int, int] | N
         pull = PULL.match(subject)
         if branch and LONG_LIVED.fullmatch(branch.group(1)):
             continue
-        if pull and pull.group(1).lower() in owners and LONG_LIVED.fullmatch(pull.group(2)):
+        if pull and pull.group(1).lower() in owners and PULL_LONG_LIVED.fullmatch(pull.group(2)):
             continue
         brought = git(repo, "rev-list", "--no-merges", *sides, f"^{first}").split()
         for sha in brought:

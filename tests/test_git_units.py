@@ -148,6 +148,21 @@ def test_the_persons_merge_of_someone_elses_pull_request_is_credited(tmp_path: P
     assert {e.extra["unit"] for e in hers} == {"acme/api#50"}
 
 
+def test_a_release_pull_request_is_one_release_unit_with_all_its_commits(tmp_path: Path) -> None:
+    """A pull request from release-2.0.0 is merged once: its commits are one unit, and it is a release."""
+    repo = start(tmp_path)
+    repo.checkout("release-2.0.0", create=True)
+    repo.commit("update requirements", {"requirements.txt": "x\n"}, when=APRIL.since + DAY)
+    repo.commit("update type annotations", {"src/types.py": "y\n"}, when=APRIL.since + DAY)
+    repo.commit("release version 2.0.0", {"CHANGES.rst": "2.0.0\n"}, when=APRIL.since + DAY)
+    repo.checkout("main")
+    message = "Merge pull request #4007 from acme/release-2.0.0\n\nrelease version 2.0.0"
+    repo.merge("release-2.0.0", message, when=APRIL.since + 2 * DAY)
+    [project] = group_projects(fetch(repo))
+    assert project.title == "Released 2.0.0"
+    assert len(project.evidence_ids) == 3
+
+
 def test_a_release_commit_and_the_persons_tag_are_one_release(tmp_path: Path) -> None:
     repo = start(tmp_path)
     release = repo.commit("release version 2.8.0", {"CHANGES.rst": "2.8.0\n"}, when=APRIL.since + DAY)
@@ -323,6 +338,13 @@ def test_a_skipped_source_shows_in_the_coverage(tmp_path: Path, monkeypatch: pyt
         ("Merge pull request #12 from ada/search\n\nAdd search", "acme/api#12", "Add search", False),
         ("Merge pull request #13 from kiddick/master\n\nFix docs", "acme/api#13", "Fix docs", False),
         ("Merge pull request #14 from acme/2.0.x\n\n2.0.x", "acme/api#14", "2.0.x", True),
+        (
+            "Merge pull request #15 from acme/release-2.0.0\n\nrelease 2.0.0",
+            "acme/api#15",
+            "release 2.0.0",
+            False,
+        ),
+        ("Merge branch 'release/2.0'", "", "release/2.0", True),
         ("Merge branch 'stable'", "", "stable", True),
         ("Merge remote-tracking branch 'origin/2.1.x'", "", "2.1.x", True),
         ("Merge branch '0.10-maintenance'", "", "0.10-maintenance", True),

@@ -262,7 +262,7 @@ def _unit(items: list[Evidence]) -> Unit:
 def _unit_kind(items: Sequence[Evidence]) -> str:
     if any(e.kind == "ticket" for e in items):
         return "ticket"
-    if any(_release_of(e) for e in items):
+    if any(release_of(e) for e in items):
         return "release"
     if all(e.kind in ("review", "merge") for e in items):
         return "credit"
@@ -271,11 +271,14 @@ def _unit_kind(items: Sequence[Evidence]) -> str:
     return "work"
 
 
-def _release_of(item: Evidence) -> str:
-    """The version ``item`` released: a release tag or commit, or a pull request or commit titled
-    ``Release 2.0.1``; ``""`` for anything else (a commit inside a pull request is part of it)."""
+def release_of(item: Evidence) -> str:
+    """The version ``item`` released: a release tag or commit, a pull request or commit titled
+    ``Release 2.0.1``, or a commit of a pull request so titled; ``""`` for anything else (any other
+    commit inside a pull request is part of that pull request, not a release)."""
     if item.kind == "release" or item.extra.get("unit_kind") == "release":
         return str(item.extra.get("release") or item.extra.get("unit_title") or "")
+    if item.extra.get("unit_kind") in ("pull_request", "merge_request"):
+        return release_version(_first_line(str(item.extra.get("unit_title") or "")))
     if item.kind in ("commit", "pull_request", "merge_request") and not item.extra.get("unit"):
         return release_version(_first_line(item.title))
     return ""
@@ -287,7 +290,7 @@ def unit_title(items: Sequence[Evidence]) -> str:
         found = [e for e in items if e.kind == kind]
         if found:
             return _first_line(found[0].title)
-    release = next((_release_of(e) for e in items if _release_of(e)), "")
+    release = next((release_of(e) for e in items if release_of(e)), "")
     if release:
         return f"Released {release}"
     titled = next((str(e.extra["unit_title"]) for e in items if e.extra.get("unit_title")), "")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from impact_miner.grouping import release_of
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import closing_refs
 
@@ -40,12 +41,8 @@ def tests(project: Project, items: Sequence[Evidence]) -> str:
 
 def release(project: Project, items: Sequence[Evidence]) -> str:
     """The project is a release that shipped."""
-    versions = [str(e.extra.get("release")) for e in items if e.extra.get("release")]
-    if (
-        project.kind != "work"
-        or not versions
-        or not any(e.kind == "release" or e.extra.get("unit_kind") == "release" for e in items)
-    ):
+    versions = [version for e in items if (version := release_of(e))]
+    if project.kind != "work" or not versions:
         return ""
     return f"released {', '.join(dict.fromkeys(versions))}"
 

@@ -20,15 +20,21 @@ from typing import NamedTuple
 
 # Branch names that are lines of development, not pieces of work: the default branches, release and
 # maintenance lines, and version-numbered branches (``2.0.x``, ``1.0-maintenance``, ``proposed/2.8.0``).
-LONG_LIVED = re.compile(
-    r"(?:main|master|trunk|develop|development|dev|devel|default|stable|next|staging|production|prod|live"
-    r"|gh-pages|release|releases|maint|maintenance"
-    r"|(?:release|releases|maint|maintenance|stable|support|proposed)[/_-].*"
-    r"|.*[/_-](?:maint|maintenance|stable)"
+DEVELOPMENT_LINE = (
+    r"main|master|trunk|develop|development|dev|devel|default|stable|next|staging|production|prod|live"
+    r"|gh-pages|maint|maintenance|.*[/_-](?:maint|maintenance|stable)"
     r"|v?\d+(?:[._-]\d+)*(?:[._-](?:x|maint|maintenance|stable))?"
-    r"|.*/v?\d+(?:\.\d+)+(?:\.x)?)",
+)
+# A merged branch that is a line of development: the default branches and maintenance lines, and, in a
+# ``Merge branch`` message, release and integration lines too (``release/2.0``, ``proposed/3.0.0``).
+LONG_LIVED = re.compile(
+    rf"(?:{DEVELOPMENT_LINE}|release|releases|(?:release|releases|maint|maintenance|stable|support|proposed)"
+    r"[/_-].*|.*/v?\d+(?:\.\d+)+(?:\.x)?)",
     re.IGNORECASE,
 )
+# A pull request's head is long-lived only when it is a line of development: a pull request from
+# ``release-2.0.0`` is the release's preparation, merged once, one unit.
+LONG_LIVED_HEAD = re.compile(rf"(?:{DEVELOPMENT_LINE})", re.IGNORECASE)
 GITHUB_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)", re.IGNORECASE)
 GITLAB_MERGE_REQUEST = re.compile(r"^See merge request (\S+?)!(\d+)\s*$", re.MULTILINE | re.IGNORECASE)
 TITLE_NUMBER = re.compile(r"^(?P<title>.*\S)\s*\(#(?P<number>\d+)\)\s*$")
@@ -273,7 +279,7 @@ def _long_lived_head(owner: str, branch: str, repo: str) -> bool:
     A fork's ``master`` is a contribution; the repository's own ``2.0.x`` (or ``main``) is not a unit.
     When the repository's owner is unknown, only names that are not a fork's usual default count.
     """
-    if not _long_lived(branch):
+    if not LONG_LIVED_HEAD.fullmatch(_strip_remote(branch)):
         return False
     repo_owner = repo.rpartition("/")[0]
     if repo_owner:
