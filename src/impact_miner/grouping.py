@@ -39,7 +39,7 @@ from typing import Generic, TypeVar
 
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import NOT_TICKETS, TICKET_KEY, URL
-from impact_miner.sizes import size_of
+from impact_miner.sizes import changed_lines, size_of
 from impact_miner.topology import release_version
 
 # Trivial chores: (label, field, pattern). A "title" pattern must match at the start of the title's first
@@ -126,7 +126,7 @@ class Unit:
 
     @property
     def lines(self) -> int:
-        return sum(_lines(e) for e in self.items)
+        return sum(changed_lines(e) for e in self.items)
 
     @property
     def direct(self) -> bool:
@@ -355,8 +355,7 @@ def _themes(units: Sequence[Unit], find: Callable[[int], int], union: Callable[[
     for n in range(len(units)):
         sizes[find(n)] = sizes.get(find(n), 0) + 1
     candidates = [n for n, u in enumerate(units) if u.direct and sizes[find(n)] == 1]
-    own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
-    limit = max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
+    limit = theme_limit(units)
     if len(candidates) < 2:
         return
     similarity = _similarity([units[n] for n in candidates])
@@ -379,6 +378,13 @@ def _themes(units: Sequence[Unit], find: Callable[[int], int], union: Callable[[
     for members in clusters.values():
         for member in members[1:]:
             union(candidates[members[0]], candidates[member])
+
+
+def theme_limit(units: Sequence[Unit]) -> int:
+    """The most commits a theme (or a chunk of Other small changes) may hold: a tenth of the person's own
+    commits, or ``THEME_FLOOR``."""
+    own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
+    return max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
 
 
 def _similarity(units: Sequence[Unit]) -> dict[tuple[int, int], float]:
@@ -423,8 +429,7 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 def _settle(groups: list[list[Unit]], units: Sequence[Unit]) -> list[tuple[str, list[Unit]]]:
     """Chores left alone go to Maintenance, credited units to one project per repository, and many
     tiny lone commits to Other small changes (split by time under the theme limit)."""
-    own_commits = sum(u.commits for u in units if u.kind in ("work", "ticket"))
-    limit = max(THEME_FLOOR, math.floor(THEME_SHARE * own_commits))
+    limit = theme_limit(units)
     settled: list[tuple[str, list[Unit]]] = []
     maintenance: list[Unit] = []
     credit: dict[str, list[Unit]] = {}
@@ -650,7 +655,7 @@ def _rank(project: Project, group: Sequence[Unit]) -> tuple[int, int, int, int, 
     span = (max(e.completed_at for e in items) - min(e.completed_at for e in items)).total_seconds()
     substance = (
         -len(project.evidence_ids),
-        -sum(_lines(e) for e in items),
+        -sum(changed_lines(e) for e in items),
         -sum(e.files or 0 for e in items),
     )
     return (2 if project.maintenance else 1 if later else 0, *substance, -span, project.id)
@@ -718,10 +723,6 @@ def clean_subject(title: str) -> str:
     return _tidy(CONVENTIONAL.sub("", line, count=1)).rstrip(" .")
 
 
-
-
-
-
 def project_epic(keys: Sequence[str], items: Sequence[Evidence]) -> tuple[str, str]:
     """The epic the project's items belong to and its summary, or ``("", "")`` when no summary is known.
 
@@ -771,9 +772,3 @@ def _stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
-
-
-
-
-def _lines(item: Evidence) -> int:
-    return (item.additions or 0) + (item.deletions or 0)

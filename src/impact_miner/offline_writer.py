@@ -32,7 +32,7 @@ from impact_miner.grouping import (
 from impact_miner.metrics import change_text, format_percent, format_window, weak_labels
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import URL, closing_refs
-from impact_miner.sizes import Size, size_of, total_size
+from impact_miner.sizes import Size, changed_lines, size_of, total_size
 
 # Imperative (and third-person) leading verbs of subjects, in the past tense.
 PAST_TENSE = {
@@ -253,7 +253,9 @@ def _one(unit: Unit, units: Sequence[Unit], repos: str, facts: Facts) -> str:
         lead = outcome(unit.title)
     sentence = f"{lead} ({details}){with_others}{where} {when}{closes}".rstrip()
     if _branch_only(unit):  # a branch name says little: name the person's own commits on it
-        commits = sorted((e for e in unit.items if e.kind == "commit"), key=lambda e: (-_lines(e), e.id))
+        commits = sorted(
+            (e for e in unit.items if e.kind == "commit"), key=lambda e: (-changed_lines(e), e.id)
+        )
         named = [_commit_part(e) for e in commits[:MAX_NAMED_PARTS]]
         rest = len(commits) - len(named)
         sentence += ": " + _join([*named, *([f"{rest} more"] if rest else [])])
@@ -268,10 +270,6 @@ def _branch_only(unit: Unit) -> bool:
 def _commit_part(item: Evidence) -> str:
     changed = _changed(size_of([item]))
     return f"“{display_title(item.title)}”" + (f" ({changed})" if changed else "")
-
-
-def _lines(item: Evidence) -> int:
-    return (item.additions or 0) + (item.deletions or 0)
 
 
 def _many(project: Project, units: Sequence[Unit], top: Sequence[Unit], repos: str, facts: Facts) -> str:

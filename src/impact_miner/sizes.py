@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from impact_miner.model import Evidence
 
 SIZED_KINDS = ("pull_request", "merge_request")
+
+
+def changed_lines(item: Evidence) -> int:
+    """Lines one item added and removed (0 when unknown)."""
+    return (item.additions or 0) + (item.deletions or 0)
+
+
 UNSIZED_KINDS = ("review", "merge", "ticket", "metric", "release")
 
 

@@ -29,6 +29,7 @@ from impact_miner.grouping import (
 )
 from impact_miner.model import Evidence, Project
 from impact_miner.refs import TICKET_KEY, URL, ticket_keys
+from impact_miner.sizes import changed_lines
 
 MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 # ``source:locator`` shapes of the design: git:<repo>@<sha>, github:<owner>/<repo>#<n>, jira:<KEY-1>, ...
@@ -293,7 +294,7 @@ def _check_numbers(statement: str, items: Sequence[Evidence], facts: Facts) -> l
     allowed = set(_numbers(_evidence_text(items), items))
     allowed.update(_numbers(" ".join(str(e.extra.get("release") or "") for e in items), items))
     for item in items:  # each item's own size, for statements that name a part
-        sizes = (item.additions, item.deletions, item.files, (item.additions or 0) + (item.deletions or 0))
+        sizes = (item.additions, item.deletions, item.files, changed_lines(item))
         allowed.update(str(n) for n in sizes if n)
     allowed.update(str(n) for n in range(1, len(items) + 1) if f"{n} more" in statement)
     for value in [*facts.values(), *(v for e in items for v in e.extra.values())]:
