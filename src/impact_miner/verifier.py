@@ -160,9 +160,10 @@ def check_subject(statement: str, project: Project, items: Sequence[Evidence]) -
     if project.maintenance:
         return []
     units = units_of([e for e in items if e.kind != "metric"])
+    shared = _shared_words(units)
     problems = []
     for what, text in (("title", _title_subject(project.title)), ("statement", lead_of(statement))):
-        problem = _subject_problem(text, units)
+        problem = _subject_problem(text, units, shared)
         if problem:
             problems.append(f"{what} {problem}")
     return problems
@@ -180,8 +181,7 @@ def _title_subject(title: str) -> str:
     return PATH_PREFIX.sub("", text)
 
 
-def _subject_problem(text: str, units: Sequence[Unit]) -> str:
-    shared = _shared_words(units)
+def _subject_problem(text: str, units: Sequence[Unit], shared: set[str]) -> str:
     words = subject_words(text) - shared
     named = [u for u in units if _names(words, text, u, shared)] if words else []
     if not named or any(covers(u, units, strict=False) for u in named) or _covered(named, units):
